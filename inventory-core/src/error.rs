@@ -1,0 +1,114 @@
+//! The one error type of the core: every failure a store or an operation can report.
+
+use crate::product::Sku;
+use crate::status::{InvalidTransition, OrderStatus};
+use crate::validation::ValidationErrors;
+
+/// A boxed error from a backend, kept for logs and never shown to clients.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in an inventory operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Client input failed validation; each field is listed.
+    #[error("invalid input: {0}")]
+    Validation(ValidationErrors),
+    /// No product with this id.
+    #[error("Product with ID {id} not found")]
+    ProductNotFound {
+        /// The id asked for.
+        id: i64,
+    },
+    /// No order with this id.
+    #[error("Order with ID {id} not found")]
+    OrderNotFound {
+        /// The id asked for.
+        id: i64,
+    },
+    /// Another product already has this SKU.
+    #[error("Product with SKU '{sku}' already exists")]
+    DuplicateSku {
+        /// The SKU taken.
+        sku: Sku,
+    },
+    /// The product has orders, and order history is never destroyed.
+    #[error("Product with ID {id} has orders and cannot be deleted")]
+    ProductHasOrders {
+        /// The product.
+        id: i64,
+    },
+    /// Not enough units on hand.
+    #[error("Insufficient stock: requested {requested}, available {available}")]
+    InsufficientStock {
+        /// The product.
+        product_id: i64,
+        /// Units asked for.
+        requested: i64,
+        /// Units on hand.
+        available: i64,
+    },
+    /// The status table forbids this move.
+    #[error(transparent)]
+    InvalidTransition(#[from] InvalidTransition),
+    /// Compare-and-set lost: the order is no longer in the status that was read.
+    /// [`crate::Inventory`] re-reads and retries; a store returns it, a client rarely sees it.
+    #[error("Order {id} changed concurrently: expected {expected}, found {current}")]
+    StatusConflict {
+        /// The order.
+        id: i64,
+        /// The status the change was planned from.
+        expected: OrderStatus,
+        /// The status found.
+        current: OrderStatus,
+    },
+    /// The webhook signature is missing, malformed or wrong.
+    #[error("Invalid webhook signature")]
+    InvalidSignature,
+    /// No webhook secret is configured, so no webhook can be trusted.
+    #[error("Webhook secret is not configured")]
+    WebhookNotConfigured,
+    /// This event id has already been applied.
+    #[error("Event {event_id} already processed")]
+    EventAlreadyProcessed {
+        /// The event id.
+        event_id: String,
+    },
+    /// A payment's amount differs from the order's total; the order stays unpaid.
+    #[error("Payment amount does not match order total")]
+    AmountMismatch {
+        /// The order.
+        order_id: i64,
+        /// The order's total, in cents.
+        expected_cents: i64,
+        /// The amount paid, in cents.
+        received_cents: i64,
+    },
+    /// The database cannot be reached now (connection lost, pool exhausted); retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+    /// Any other backend failure; a bug or a broken database, never the client's fault.
+    #[error("storage error: {0}")]
+    Backend(#[source] BoxError),
+}
+
+impl Error {
+    /// Wraps a backend failure.
+    pub fn backend(e: impl Into<BoxError>) -> Error {
+        Error::Backend(e.into())
+    }
+
+    /// Wraps a failure to reach the database.
+    pub fn unavailable(e: impl Into<BoxError>) -> Error {
+        Error::Unavailable(e.into())
+    }
+}
+
+impl From<ValidationErrors> for Error {
+    fn from(e: ValidationErrors) -> Self {
+        Error::Validation(e)
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,114 @@
+//! The `Store` trait: persistence shaped around atomic operations.
+//!
+//! Every method is one atomic step on the backend. There is no "read the stock, then write it"
+//! pair for a caller to interleave wrongly: placing an order checks and takes stock in the same
+//! step; a status change is a compare-and-set planned by the status machine; a webhook event is
+//! recorded in the same step as its effect.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::error::Result;
+use crate::order::{NewOrder, Order, OrderFilter, Page};
+use crate::product::{NewProduct, Product, ProductPatch};
+use crate::status::Transition;
+use crate::webhook::EventId;
+
+/// A webhook event to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Its id, the key that makes it apply at most once.
+    pub id: EventId,
+    /// Its type, e.g. `payment.succeeded`.
+    pub kind: String,
+    /// The order it concerns, if any.
+    pub order_id: Option<i64>,
+}
+
+/// What recording an event does besides recording it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventEffect {
+    /// Nothing (an event type we do not act on).
+    RecordOnly,
+    /// Apply this status change to the order, as in [`Store::change_status`].
+    ChangeStatus {
+        /// The order.
+        order_id: i64,
+        /// The planned change.
+        transition: Transition,
+    },
+}
+
+/// Persistence for products, orders and processed webhook events.
+///
+/// Implementations must make each method atomic and must enforce the invariant of CONTRACT.md:
+/// `stock = initial + adjustments − Σ quantity of orders in PENDING, PAID or SHIPPED`, never
+/// negative. Run [`crate::store_conformance_tests!`] (feature `testing`) against yours.
+///
+/// Stores are cheap handles (clone them freely; clones share the database).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a product. A taken SKU is [`crate::Error::DuplicateSku`].
+    async fn create_product(&self, product: NewProduct, at: OffsetDateTime) -> Result<Product>;
+
+    /// Reads a product, or [`crate::Error::ProductNotFound`].
+    async fn get_product(&self, id: i64) -> Result<Product>;
+
+    /// Lists products by ascending id.
+    async fn list_products(&self, page: Page) -> Result<Vec<Product>>;
+
+    /// Applies a partial update in one step (an empty patch returns the product unchanged).
+    /// A taken SKU is [`crate::Error::DuplicateSku`].
+    async fn update_product(
+        &self,
+        id: i64,
+        patch: ProductPatch,
+        at: OffsetDateTime,
+    ) -> Result<Product>;
+
+    /// Deletes a product with no orders; one with orders is [`crate::Error::ProductHasOrders`].
+    async fn delete_product(&self, id: i64) -> Result<()>;
+
+    /// Adds `delta` (possibly negative) to the stock in one step; going below zero is
+    /// [`crate::Error::InsufficientStock`] and changes nothing.
+    async fn adjust_stock(&self, id: i64, delta: i64, at: OffsetDateTime) -> Result<Product>;
+
+    /// Places an order: checks the stock, takes it, snapshots the unit price and the total, and
+    /// inserts the order, in one atomic step. Unknown product: [`crate::Error::ProductNotFound`];
+    /// too little stock: [`crate::Error::InsufficientStock`] with what is available.
+    async fn place_order(&self, order: NewOrder, at: OffsetDateTime) -> Result<Order>;
+
+    /// Reads an order, or [`crate::Error::OrderNotFound`].
+    async fn get_order(&self, id: i64) -> Result<Order>;
+
+    /// Lists orders by ascending id, filtered.
+    async fn list_orders(&self, filter: OrderFilter, page: Page) -> Result<Vec<Order>>;
+
+    /// Compare-and-set on an order's status: applies `transition` only if the order is still in
+    /// `transition.from()`, returning its units to stock in the same step when
+    /// [`Transition::restores_stock`]. Otherwise [`crate::Error::StatusConflict`] with the status
+    /// found, and nothing changes. A no-op transition only checks.
+    async fn change_status(
+        &self,
+        order_id: i64,
+        transition: Transition,
+        at: OffsetDateTime,
+    ) -> Result<Order>;
+
+    /// Whether an event id has been recorded (a fast early answer; [`Store::apply_event`] decides).
+    async fn event_processed(&self, id: &EventId) -> Result<bool>;
+
+    /// Records the event and applies its effect in one atomic step. An id already recorded is
+    /// [`crate::Error::EventAlreadyProcessed`]; a failed effect (e.g. a lost compare-and-set)
+    /// records nothing, so the sender's retry can still succeed. Returns the order after a
+    /// status change.
+    async fn apply_event(
+        &self,
+        event: &EventRecord,
+        effect: EventEffect,
+        at: OffsetDateTime,
+    ) -> Result<Option<Order>>;
+
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<()>;
+}

@@ -1,0 +1,1 @@
+//! PostgreSQL store (work in progress).
