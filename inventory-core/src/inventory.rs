@@ -76,20 +76,30 @@ pub struct Inventory<S> {
 
 impl<S: Clone> Clone for Inventory<S> {
     fn clone(&self) -> Self {
-        Inventory { store: self.store.clone(), clock: self.clock.clone(), verifier: self.verifier.clone() }
+        Inventory {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            verifier: self.verifier.clone(),
+        }
     }
 }
 
 impl<S> std::fmt::Debug for Inventory<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inventory").field("webhooks", &self.verifier.is_some()).finish_non_exhaustive()
+        f.debug_struct("Inventory")
+            .field("webhooks", &self.verifier.is_some())
+            .finish_non_exhaustive()
     }
 }
 
 impl<S: Store> Inventory<S> {
     /// An engine over `store`, on the system clock, with webhooks refused until a secret is set.
     pub fn new(store: S) -> Self {
-        Inventory { store, clock: Arc::new(SystemClock), verifier: None }
+        Inventory {
+            store,
+            clock: Arc::new(SystemClock),
+            verifier: None,
+        }
     }
 
     /// Uses `clock` for every timestamp.
@@ -177,7 +187,10 @@ impl<S: Store> Inventory<S> {
     pub async fn cancel_order(&self, id: i64) -> Result<Order> {
         self.move_order(id, |from| {
             if from == OrderStatus::Canceled {
-                Err(InvalidTransition { from, to: OrderStatus::Canceled })
+                Err(InvalidTransition {
+                    from,
+                    to: OrderStatus::Canceled,
+                })
             } else {
                 from.transition_to(OrderStatus::Canceled)
             }
@@ -218,14 +231,22 @@ impl<S: Store> Inventory<S> {
         verifier.verify(headers.signature, body)?;
         let id = EventId::from_header_or_body(headers.event_id, body)?;
         if self.store.event_processed(&id).await? {
-            return Err(Error::EventAlreadyProcessed { event_id: id.as_str().to_owned() });
+            return Err(Error::EventAlreadyProcessed {
+                event_id: id.as_str().to_owned(),
+            });
         }
         let event = PaymentEvent::parse(body)?;
-        let record = EventRecord { id, kind: event.event.clone(), order_id: event.order_id };
+        let record = EventRecord {
+            id,
+            kind: event.event.clone(),
+            order_id: event.order_id,
+        };
         let order_id = match (event.event.as_str(), event.order_id) {
             (PAYMENT_SUCCEEDED, Some(order_id)) => order_id,
             _ => {
-                self.store.apply_event(&record, EventEffect::RecordOnly, self.now()).await?;
+                self.store
+                    .apply_event(&record, EventEffect::RecordOnly, self.now())
+                    .await?;
                 return Ok(WebhookOutcome::Ignored { event: event.event });
             }
         };
@@ -242,7 +263,10 @@ impl<S: Store> Inventory<S> {
                 });
             }
             let transition = order.status.transition_to(OrderStatus::Paid)?;
-            let effect = EventEffect::ChangeStatus { order_id, transition };
+            let effect = EventEffect::ChangeStatus {
+                order_id,
+                transition,
+            };
             match self.store.apply_event(&record, effect, self.now()).await {
                 Ok(after) => {
                     let order = after.unwrap_or(order);

@@ -52,17 +52,25 @@ fn page_of<T: Clone>(rows: impl Iterator<Item = (i64, T)>, page: Page) -> Vec<T>
 
 impl State {
     fn product_mut(&mut self, id: i64) -> Result<&mut Product> {
-        self.products.get_mut(&id).ok_or(Error::ProductNotFound { id })
+        self.products
+            .get_mut(&id)
+            .ok_or(Error::ProductNotFound { id })
     }
 
     fn sku_taken(&self, sku: &crate::Sku, except: Option<i64>) -> bool {
-        self.products.values().any(|p| &p.sku == sku && Some(p.id) != except)
+        self.products
+            .values()
+            .any(|p| &p.sku == sku && Some(p.id) != except)
     }
 
     fn change_status(&mut self, id: i64, t: Transition, at: OffsetDateTime) -> Result<Order> {
         let order = self.orders.get(&id).ok_or(Error::OrderNotFound { id })?;
         if order.status != t.from() {
-            return Err(Error::StatusConflict { id, expected: t.from(), current: order.status });
+            return Err(Error::StatusConflict {
+                id,
+                expected: t.from(),
+                current: order.status,
+            });
         }
         if t.is_noop() {
             return Ok(order.clone());
@@ -71,7 +79,10 @@ impl State {
         if t.restores_stock() {
             self.product_mut(product_id)?.stock += quantity;
         }
-        let order = self.orders.get_mut(&id).ok_or(Error::OrderNotFound { id })?;
+        let order = self
+            .orders
+            .get_mut(&id)
+            .ok_or(Error::OrderNotFound { id })?;
         order.status = t.to();
         order.updated_at = at;
         Ok(order.clone())
@@ -86,19 +97,31 @@ impl Store for MemoryStore {
             return Err(Error::DuplicateSku { sku: p.sku });
         }
         s.next_product += 1;
-        let product =
-            Product { id: s.next_product, sku: p.sku, name: p.name, price: p.price, stock: p.stock };
+        let product = Product {
+            id: s.next_product,
+            sku: p.sku,
+            name: p.name,
+            price: p.price,
+            stock: p.stock,
+        };
         s.products.insert(product.id, product.clone());
         Ok(product)
     }
 
     async fn get_product(&self, id: i64) -> Result<Product> {
-        self.lock().products.get(&id).cloned().ok_or(Error::ProductNotFound { id })
+        self.lock()
+            .products
+            .get(&id)
+            .cloned()
+            .ok_or(Error::ProductNotFound { id })
     }
 
     async fn list_products(&self, page: Page) -> Result<Vec<Product>> {
         let s = self.lock();
-        Ok(page_of(s.products.iter().map(|(id, p)| (*id, p.clone())), page))
+        Ok(page_of(
+            s.products.iter().map(|(id, p)| (*id, p.clone())),
+            page,
+        ))
     }
 
     async fn update_product(
@@ -143,7 +166,10 @@ impl Store for MemoryStore {
     async fn adjust_stock(&self, id: i64, delta: i64, _at: OffsetDateTime) -> Result<Product> {
         let mut s = self.lock();
         let p = s.product_mut(id)?;
-        let new = p.stock.checked_add(delta).filter(|n| *n <= crate::product::MAX_STOCK);
+        let new = p
+            .stock
+            .checked_add(delta)
+            .filter(|n| *n <= crate::product::MAX_STOCK);
         match new {
             Some(n) if n >= 0 => {
                 p.stock = n;
@@ -154,11 +180,13 @@ impl Store for MemoryStore {
                 requested: delta.saturating_neg(),
                 available: p.stock,
             }),
-            None => Err(Error::Validation(crate::ValidationErrors::single(crate::FieldError::new(
-                ["body", "delta"],
-                "stock would exceed its maximum",
-                "less_than_equal",
-            )))),
+            None => Err(Error::Validation(crate::ValidationErrors::single(
+                crate::FieldError::new(
+                    ["body", "delta"],
+                    "stock would exceed its maximum",
+                    "less_than_equal",
+                ),
+            ))),
         }
     }
 
@@ -191,7 +219,11 @@ impl Store for MemoryStore {
     }
 
     async fn get_order(&self, id: i64) -> Result<Order> {
-        self.lock().orders.get(&id).cloned().ok_or(Error::OrderNotFound { id })
+        self.lock()
+            .orders
+            .get(&id)
+            .cloned()
+            .ok_or(Error::OrderNotFound { id })
     }
 
     async fn list_orders(&self, filter: OrderFilter, page: Page) -> Result<Vec<Order>> {
@@ -221,13 +253,16 @@ impl Store for MemoryStore {
     ) -> Result<Option<Order>> {
         let mut s = self.lock();
         if s.events.contains(event.id.as_str()) {
-            return Err(Error::EventAlreadyProcessed { event_id: event.id.as_str().to_owned() });
+            return Err(Error::EventAlreadyProcessed {
+                event_id: event.id.as_str().to_owned(),
+            });
         }
         let order = match effect {
             EventEffect::RecordOnly => None,
-            EventEffect::ChangeStatus { order_id, transition } => {
-                Some(s.change_status(order_id, transition, at)?)
-            }
+            EventEffect::ChangeStatus {
+                order_id,
+                transition,
+            } => Some(s.change_status(order_id, transition, at)?),
         };
         s.events.insert(event.id.as_str().to_owned());
         Ok(order)

@@ -109,7 +109,11 @@ pub(crate) fn parse_cents(text: &str) -> Result<i64, MoneyError> {
     let int_digits = int_part.trim_start_matches('0');
     // More than 17 integer digits cannot be a bounded amount; refuse before any arithmetic.
     if int_digits.len() > 17 {
-        return Err(if negative { MoneyError::NotPositive } else { MoneyError::TooLarge });
+        return Err(if negative {
+            MoneyError::NotPositive
+        } else {
+            MoneyError::TooLarge
+        });
     }
     let units: i64 = if int_digits.is_empty() {
         0
@@ -188,7 +192,10 @@ mod tests {
         assert_eq!(".5".parse::<Money>(), Err(MoneyError::NotANumber));
         assert_eq!("5.".parse::<Money>(), Err(MoneyError::NotANumber));
         assert_eq!("100000000".parse::<Money>(), Err(MoneyError::TooLarge));
-        assert_eq!("99999999999999999999999".parse::<Money>(), Err(MoneyError::TooLarge));
+        assert_eq!(
+            "99999999999999999999999".parse::<Money>(),
+            Err(MoneyError::TooLarge)
+        );
     }
 
     #[test]
@@ -200,5 +207,33 @@ mod tests {
         assert_eq!(serde_json::to_string(&m).expect("serializes"), "50.0");
         assert!(serde_json::from_str::<Money>("0.105").is_err());
         assert!(serde_json::from_str::<Money>("\"1.00\"").is_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn print_then_parse_is_identity(cents in 1i64..=MAX_CENTS) {
+            let m = Money::from_cents(cents).expect("in range");
+            prop_assert_eq!(m.to_string().parse::<Money>(), Ok(m));
+            let json = serde_json::to_string(&m).expect("serializes");
+            prop_assert_eq!(serde_json::from_str::<Money>(&json).expect("parses"), m);
+        }
+
+        #[test]
+        fn more_than_two_decimals_is_refused(units in 0u64..1_000_000, frac in "[0-9]{2}[1-9][0-9]{0,5}") {
+            let text = format!("{units}.{frac}");
+            prop_assert_eq!(text.parse::<Money>(), Err(MoneyError::TooManyDecimals));
+        }
+
+        #[test]
+        fn any_text_parses_or_errors_without_panic(s in "\\PC{0,30}") {
+            let _ = s.parse::<Money>();
+        }
     }
 }

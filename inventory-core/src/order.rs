@@ -23,7 +23,10 @@ impl Quantity {
         if n <= 0 {
             Err("Input should be greater than 0".into())
         } else if n > Self::MAX {
-            Err(format!("Input should be less than or equal to {}", Self::MAX))
+            Err(format!(
+                "Input should be less than or equal to {}",
+                Self::MAX
+            ))
         } else {
             Ok(Quantity(n))
         }
@@ -55,7 +58,10 @@ pub struct Order {
     /// The product's price when the order was placed.
     pub unit_price: Money,
     /// `unit_price × quantity`, in cents, written as a JSON number.
-    #[serde(serialize_with = "serialize_total", deserialize_with = "deserialize_total")]
+    #[serde(
+        serialize_with = "serialize_total",
+        deserialize_with = "deserialize_total"
+    )]
     pub total: i64,
     /// When it was placed (RFC 3339, UTC).
     #[serde(with = "time::serde::rfc3339")]
@@ -91,7 +97,10 @@ impl NewOrder {
         let quantity = r.required("quantity", quantity_field);
         r.finish(&["product_id", "quantity"], false)?;
         match (product_id, quantity) {
-            (Some(product_id), Some(quantity)) => Ok(NewOrder { product_id, quantity }),
+            (Some(product_id), Some(quantity)) => Ok(NewOrder {
+                product_id,
+                quantity,
+            }),
             _ => Err(crate::product::internal_inconsistency()),
         }
     }
@@ -148,12 +157,19 @@ impl Page {
             return Err("Input should be greater than or equal to 1".into());
         }
         if limit > Self::MAX_LIMIT {
-            return Err(format!("Input should be less than or equal to {}", Self::MAX_LIMIT));
+            return Err(format!(
+                "Input should be less than or equal to {}",
+                Self::MAX_LIMIT
+            ));
         }
         if skip > i64::MAX as u64 {
             return Err("Input should be less than or equal to 9223372036854775807".into());
         }
-        Ok(Page { skip, limit, after: None })
+        Ok(Page {
+            skip,
+            limit,
+            after: None,
+        })
     }
 
     /// Only rows whose id is greater than `after` (cursor pagination, stable under inserts).
@@ -180,6 +196,10 @@ impl Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Page { skip: 0, limit: Self::DEFAULT_LIMIT, after: None }
+        Page {
+            skip: 0,
+            limit: Self::DEFAULT_LIMIT,
+            after: None,
+        }
     }
 }

@@ -155,7 +155,11 @@ pub(crate) fn sku_field(v: &Value) -> Result<Sku, Refusal> {
 fn name_field(v: &Value) -> Result<ProductName, Refusal> {
     let s = validation::string(v)?;
     ProductName::parse(s).map_err(|m| {
-        let kind = if s.chars().count() > 200 { "string_too_long" } else { "string_too_short" };
+        let kind = if s.chars().count() > 200 {
+            "string_too_long"
+        } else {
+            "string_too_short"
+        };
         (m, kind)
     })
 }
@@ -199,9 +203,12 @@ impl NewProduct {
         let stock = r.required("stock", stock_field);
         r.finish(PRODUCT_FIELDS, false)?;
         match (sku, name, price, stock) {
-            (Some(sku), Some(name), Some(price), Some(stock)) => {
-                Ok(NewProduct { sku, name, price, stock })
-            }
+            (Some(sku), Some(name), Some(price), Some(stock)) => Ok(NewProduct {
+                sku,
+                name,
+                price,
+                stock,
+            }),
             // `finish` has reported why a field is missing.
             _ => Err(internal_inconsistency()),
         }
@@ -226,5 +233,9 @@ impl ProductPatch {
 /// A reader that returned no errors yet lacks a value would be a bug in this module; answer it
 /// as a validation error rather than panic on client input.
 pub(crate) fn internal_inconsistency() -> ValidationErrors {
-    ValidationErrors::single(crate::FieldError::new(["body"], "Invalid body", "value_error"))
+    ValidationErrors::single(crate::FieldError::new(
+        ["body"],
+        "Invalid body",
+        "value_error",
+    ))
 }

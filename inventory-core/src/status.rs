@@ -22,8 +22,12 @@ pub enum OrderStatus {
 
 impl OrderStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [OrderStatus; 4] =
-        [OrderStatus::Pending, OrderStatus::Paid, OrderStatus::Shipped, OrderStatus::Canceled];
+    pub const ALL: [OrderStatus; 4] = [
+        OrderStatus::Pending,
+        OrderStatus::Paid,
+        OrderStatus::Shipped,
+        OrderStatus::Canceled,
+    ];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
@@ -44,7 +48,10 @@ impl OrderStatus {
     /// Whether the table of CONTRACT.md allows `self → to` as a real move (not a no-op).
     pub fn can_move_to(self, to: OrderStatus) -> bool {
         use OrderStatus::*;
-        matches!((self, to), (Pending, Paid) | (Pending, Canceled) | (Paid, Shipped) | (Paid, Canceled))
+        matches!(
+            (self, to),
+            (Pending, Paid) | (Pending, Canceled) | (Paid, Shipped) | (Paid, Canceled)
+        )
     }
 
     /// Plans the move from `self` to `to`.
@@ -137,7 +144,12 @@ mod tests {
 
     #[test]
     fn table_matches_the_contract() {
-        let allowed = [(Pending, Paid), (Pending, Canceled), (Paid, Shipped), (Paid, Canceled)];
+        let allowed = [
+            (Pending, Paid),
+            (Pending, Canceled),
+            (Paid, Shipped),
+            (Paid, Canceled),
+        ];
         for from in OrderStatus::ALL {
             for to in OrderStatus::ALL {
                 let result = from.transition_to(to);
@@ -149,7 +161,10 @@ mod tests {
                 } else {
                     let e = result.expect_err("forbidden move");
                     assert_eq!((e.from, e.to), (from, to));
-                    assert_eq!(e.to_string(), format!("Cannot transition from {from} to {to}"));
+                    assert_eq!(
+                        e.to_string(),
+                        format!("Cannot transition from {from} to {to}")
+                    );
                 }
             }
         }
@@ -159,7 +174,10 @@ mod tests {
     fn wire_names_round_trip() {
         for s in OrderStatus::ALL {
             assert_eq!(s.as_str().parse::<OrderStatus>(), Ok(s));
-            assert_eq!(serde_json::to_string(&s).expect("serializes"), format!("\"{s}\""));
+            assert_eq!(
+                serde_json::to_string(&s).expect("serializes"),
+                format!("\"{s}\"")
+            );
         }
         assert!("paid".parse::<OrderStatus>().is_err());
     }

@@ -27,7 +27,11 @@ impl FieldError {
         L: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        FieldError { loc: loc.into_iter().map(Into::into).collect(), msg: msg.into(), kind: kind.into() }
+        FieldError {
+            loc: loc.into_iter().map(Into::into).collect(),
+            msg: msg.into(),
+            kind: kind.into(),
+        }
     }
 }
 
@@ -49,7 +53,11 @@ impl ValidationErrors {
 
     /// Builds the list, or `None` when there is nothing wrong.
     pub fn from_vec(errors: Vec<FieldError>) -> Option<Self> {
-        if errors.is_empty() { None } else { Some(ValidationErrors(errors)) }
+        if errors.is_empty() {
+            None
+        } else {
+            Some(ValidationErrors(errors))
+        }
     }
 }
 
@@ -80,7 +88,10 @@ impl<'a> BodyReader<'a> {
     /// Starts reading `value`, which must be a JSON object.
     pub(crate) fn new(value: &'a Value) -> Self {
         match value {
-            Value::Object(map) => BodyReader { map: Some(map), errors: Vec::new() },
+            Value::Object(map) => BodyReader {
+                map: Some(map),
+                errors: Vec::new(),
+            },
             _ => BodyReader {
                 map: None,
                 errors: vec![FieldError::new(
@@ -101,7 +112,8 @@ impl<'a> BodyReader<'a> {
         let map = self.map?;
         match map.get(name) {
             None => {
-                self.errors.push(FieldError::new(["body", name], "Field required", "missing"));
+                self.errors
+                    .push(FieldError::new(["body", name], "Field required", "missing"));
                 None
             }
             Some(v) => self.parse(name, v, parse),
@@ -157,7 +169,8 @@ impl<'a> BodyReader<'a> {
 
 /// A JSON string.
 pub(crate) fn string(v: &Value) -> Result<&str, Refusal> {
-    v.as_str().ok_or_else(|| ("Input should be a valid string".into(), "string_type"))
+    v.as_str()
+        .ok_or_else(|| ("Input should be a valid string".into(), "string_type"))
 }
 
 /// A JSON integer within `min ..= max` (floats such as `3.5`, strings and booleans refused).
@@ -167,7 +180,11 @@ pub(crate) fn integer(v: &Value, min: i64, max: i64) -> Result<i64, Refusal> {
         .and_then(serde_json::Number::as_i64)
         .ok_or_else(|| ("Input should be a valid integer".to_string(), "int_type"))?;
     if n < min {
-        let kind = if min == 0 { "greater_than_equal" } else { "greater_than" };
+        let kind = if min == 0 {
+            "greater_than_equal"
+        } else {
+            "greater_than"
+        };
         let msg = if min == 0 {
             "Input should be greater than or equal to 0".to_string()
         } else {
@@ -176,7 +193,10 @@ pub(crate) fn integer(v: &Value, min: i64, max: i64) -> Result<i64, Refusal> {
         return Err((msg, kind));
     }
     if n > max {
-        return Err((format!("Input should be less than or equal to {max}"), "less_than_equal"));
+        return Err((
+            format!("Input should be less than or equal to {max}"),
+            "less_than_equal",
+        ));
     }
     Ok(n)
 }

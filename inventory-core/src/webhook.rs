@@ -65,7 +65,8 @@ impl WebhookVerifier {
         let mut mac = self.mac.clone();
         mac.update(body);
         // `verify_slice` compares in constant time.
-        mac.verify_slice(&expected).map_err(|_| Error::InvalidSignature)
+        mac.verify_slice(&expected)
+            .map_err(|_| Error::InvalidSignature)
     }
 }
 
@@ -136,7 +137,10 @@ impl PaymentEvent {
         let event = r.required("event", |v| {
             let s = validation::string(v)?;
             if s.is_empty() || s.len() > 100 {
-                return Err(("String should have 1 to 100 characters".into(), "string_too_long"));
+                return Err((
+                    "String should have 1 to 100 characters".into(),
+                    "string_too_long",
+                ));
             }
             Ok(s.to_owned())
         });
@@ -147,22 +151,34 @@ impl PaymentEvent {
         };
         let amount_cents = r.optional("amount", |v| {
             let text = validation::number_text(v)?;
-            let cents = crate::money::parse_cents(&text).map_err(|e| (e.to_string(), "decimal_parsing"))?;
+            let cents =
+                crate::money::parse_cents(&text).map_err(|e| (e.to_string(), "decimal_parsing"))?;
             if cents < 0 {
-                return Err(("Input should be greater than or equal to 0".into(), "greater_than_equal"));
+                return Err((
+                    "Input should be greater than or equal to 0".into(),
+                    "greater_than_equal",
+                ));
             }
             Ok(cents)
         });
         let currency = r.optional("currency", |v| {
             let s = validation::string(v)?;
             if s.is_empty() || s.len() > 10 {
-                return Err(("String should have 1 to 10 characters".into(), "string_too_long"));
+                return Err((
+                    "String should have 1 to 10 characters".into(),
+                    "string_too_long",
+                ));
             }
             Ok(s.to_owned())
         });
         r.finish(&[], true)?;
         let event = event.ok_or_else(crate::product::internal_inconsistency)?;
-        Ok(PaymentEvent { event, order_id, amount_cents, currency })
+        Ok(PaymentEvent {
+            event,
+            order_id,
+            amount_cents,
+            currency,
+        })
     }
 }
 
@@ -181,13 +197,18 @@ mod tests {
         let v = github();
         assert_eq!(v.sign(b"Hello, World!"), GITHUB_SIG);
         assert!(v.verify(Some(GITHUB_SIG), b"Hello, World!").is_ok());
-        assert!(v.verify(Some(&format!("sha256={GITHUB_SIG}")), b"Hello, World!").is_ok());
+        assert!(
+            v.verify(Some(&format!("sha256={GITHUB_SIG}")), b"Hello, World!")
+                .is_ok()
+        );
     }
 
     #[test]
     fn refuses_tampering_and_malformed_signatures() {
         let v = github();
-        let bad = |h: Option<&str>, body: &[u8]| matches!(v.verify(h, body), Err(Error::InvalidSignature));
+        let bad = |h: Option<&str>, body: &[u8]| {
+            matches!(v.verify(h, body), Err(Error::InvalidSignature))
+        };
         assert!(bad(Some(GITHUB_SIG), b"Hello, World! "));
         assert!(bad(Some(GITHUB_SIG), b""));
         assert!(bad(None, b"Hello, World!"));

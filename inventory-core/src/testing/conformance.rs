@@ -1,0 +1,718 @@
+//! Single-client cases: every trait operation and every error it can answer.
+
+use super::{new_order, new_product, t0};
+use crate::{
+    Error, EventEffect, EventId, EventRecord, Inventory, ManualClock, Money, OrderFilter,
+    OrderStatus, Page, ProductName, ProductPatch, Sku, Store, WebhookHeaders, WebhookOutcome,
+    WebhookVerifier,
+};
+
+fn page(skip: u64, limit: u32) -> Page {
+    Page::new(skip, limit).expect("valid page")
+}
+
+/// Create, read, list, partially update and delete a product.
+pub async fn product_crud<S: Store + Clone>(store: S) {
+    let created = store
+        .create_product(new_product("CRUD-1", 4999, 50), t0())
+        .await
+        .expect("create");
+    assert!(created.id > 0);
+    assert_eq!(created.sku.as_str(), "CRUD-1");
+    assert_eq!(created.price.cents(), 4999);
+    assert_eq!(created.stock, 50);
+    assert_eq!(store.get_product(created.id).await.expect("get"), created);
+
+    let patch = ProductPatch {
+        name: Some(ProductName::parse("Renamed").expect("valid")),
+        price: Some(Money::from_cents(1).expect("valid")),
+        ..ProductPatch::default()
+    };
+    let updated = store
+        .update_product(created.id, patch, t0())
+        .await
+        .expect("update");
+    assert_eq!(updated.name.as_str(), "Renamed");
+    assert_eq!(updated.price.cents(), 1);
+    assert_eq!(
+        (updated.sku.as_str(), updated.stock),
+        ("CRUD-1", 50),
+        "untouched fields kept"
+    );
+    assert_eq!(store.get_product(created.id).await.expect("get"), updated);
+
+    let patch = ProductPatch {
+        sku: Some(Sku::parse("CRUD-2").expect("valid")),
+        stock: Some(7),
+        ..ProductPatch::default()
+    };
+    let updated = store
+        .update_product(created.id, patch, t0())
+        .await
+        .expect("update");
+    assert_eq!((updated.sku.as_str(), updated.stock), ("CRUD-2", 7));
+
+    store.delete_product(created.id).await.expect("delete");
+    assert!(matches!(
+        store.get_product(created.id).await,
+        Err(Error::ProductNotFound { .. })
+    ));
+    assert!(
+        store
+            .list_products(Page::default())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+/// Listing is ordered by id and honours skip, limit and the `after` cursor.
+pub async fn product_list_pages_by_id<S: Store + Clone>(store: S) {
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let p = store
+            .create_product(new_product(&format!("P-{i}"), 100, i), t0())
+            .await;
+        ids.push(p.expect("create").id);
+    }
+    let all: Vec<i64> = store
+        .list_products(Page::default())
+        .await
+        .expect("list")
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(all, ids);
+    let some: Vec<i64> = store
+        .list_products(page(2, 3))
+        .await
+        .expect("list")
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(some, ids[2..5]);
+    let after: Vec<i64> = store
+        .list_products(page(0, 2).after(ids[4]))
+        .await
+        .expect("list")
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(after, ids[5..7]);
+    assert!(
+        store
+            .list_products(page(10, 5))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+/// A SKU is unique on create and on update, and a refused write changes nothing.
+pub async fn duplicate_sku_is_refused<S: Store + Clone>(store: S) {
+    let a = store
+        .create_product(new_product("DUP-A", 100, 1), t0())
+        .await
+        .expect("create");
+    let b = store
+        .create_product(new_product("DUP-B", 100, 1), t0())
+        .await
+        .expect("create");
+    match store
+        .create_product(new_product("DUP-A", 200, 5), t0())
+        .await
+    {
+        Err(Error::DuplicateSku { sku }) => assert_eq!(sku.as_str(), "DUP-A"),
+        other => panic!("expected DuplicateSku, got {other:?}"),
+    }
+    let patch = ProductPatch {
+        sku: Some(Sku::parse("DUP-A").expect("valid")),
+        stock: Some(99),
+        ..ProductPatch::default()
+    };
+    assert!(matches!(
+        store.update_product(b.id, patch, t0()).await,
+        Err(Error::DuplicateSku { .. })
+    ));
+    assert_eq!(
+        store.get_product(b.id).await.expect("get").stock,
+        1,
+        "refused update changed stock"
+    );
+    // Keeping one's own SKU is not a conflict.
+    let same = ProductPatch {
+        sku: Some(a.sku.clone()),
+        ..ProductPatch::default()
+    };
+    assert_eq!(
+        store
+            .update_product(a.id, same, t0())
+            .await
+            .expect("update")
+            .sku,
+        a.sku
+    );
+    assert_eq!(
+        store
+            .list_products(Page::default())
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+}
+
+/// Every operation on a missing row answers the matching not-found error.
+pub async fn missing_rows_are_not_found<S: Store + Clone>(store: S) {
+    let nf = |r: &Result<_, Error>| matches!(r, Err(Error::ProductNotFound { id: 999 }));
+    assert!(nf(&store.get_product(999).await.map(drop)));
+    assert!(nf(&store
+        .update_product(999, ProductPatch::default(), t0())
+        .await
+        .map(drop)));
+    let patch = ProductPatch {
+        stock: Some(1),
+        ..ProductPatch::default()
+    };
+    assert!(nf(&store.update_product(999, patch, t0()).await.map(drop)));
+    assert!(nf(&store.delete_product(999).await));
+    assert!(nf(&store.adjust_stock(999, 1, t0()).await.map(drop)));
+    assert!(nf(&store
+        .place_order(new_order(999, 1), t0())
+        .await
+        .map(drop)));
+    let onf = |r: &Result<_, Error>| matches!(r, Err(Error::OrderNotFound { id: 999 }));
+    assert!(onf(&store.get_order(999).await.map(drop)));
+    let t = OrderStatus::Pending
+        .transition_to(OrderStatus::Paid)
+        .expect("allowed");
+    assert!(onf(&store.change_status(999, t, t0()).await.map(drop)));
+    let record = event("nf-1", Some(999));
+    let effect = EventEffect::ChangeStatus {
+        order_id: 999,
+        transition: t,
+    };
+    assert!(onf(&store
+        .apply_event(&record, effect, t0())
+        .await
+        .map(drop)));
+    assert!(
+        !store.event_processed(&record.id).await.expect("read"),
+        "failed event recorded"
+    );
+}
+
+/// Order history is never destroyed: a product with orders stays.
+pub async fn product_with_orders_cannot_be_deleted<S: Store + Clone>(store: S) {
+    let p = store
+        .create_product(new_product("DEL-1", 100, 5), t0())
+        .await
+        .expect("create");
+    let o = store
+        .place_order(new_order(p.id, 1), t0())
+        .await
+        .expect("order");
+    let cancel = OrderStatus::Pending
+        .transition_to(OrderStatus::Canceled)
+        .expect("allowed");
+    store
+        .change_status(o.id, cancel, t0())
+        .await
+        .expect("cancel");
+    assert!(
+        matches!(store.delete_product(p.id).await, Err(Error::ProductHasOrders { id }) if id == p.id)
+    );
+    assert_eq!(store.get_product(p.id).await.expect("still there").stock, 5);
+    assert_eq!(
+        store.get_order(o.id).await.expect("order kept").status,
+        OrderStatus::Canceled
+    );
+}
+
+/// Placing an order takes stock and snapshots price and total; a later price change leaves it.
+pub async fn place_order_takes_stock_and_snapshots_price<S: Store + Clone>(store: S) {
+    let p = store
+        .create_product(new_product("ORD-1", 4999, 50), t0())
+        .await
+        .expect("create");
+    let o = store
+        .place_order(new_order(p.id, 3), t0())
+        .await
+        .expect("order");
+    assert_eq!(
+        (o.product_id, o.quantity.get(), o.status),
+        (p.id, 3, OrderStatus::Pending)
+    );
+    assert_eq!((o.unit_price.cents(), o.total), (4999, 14997));
+    assert_eq!((o.created_at, o.updated_at), (t0(), t0()));
+    assert_eq!(store.get_product(p.id).await.expect("get").stock, 47);
+    assert_eq!(store.get_order(o.id).await.expect("get"), o);
+
+    let patch = ProductPatch {
+        price: Some(Money::from_cents(1).expect("valid")),
+        ..Default::default()
+    };
+    store
+        .update_product(p.id, patch, t0())
+        .await
+        .expect("reprice");
+    let again = store.get_order(o.id).await.expect("get");
+    assert_eq!((again.unit_price.cents(), again.total), (4999, 14997));
+    let second = store
+        .place_order(new_order(p.id, 47), t0())
+        .await
+        .expect("all the rest");
+    assert!(second.id > o.id);
+    assert_eq!((second.unit_price.cents(), second.total), (1, 47));
+    assert_eq!(store.get_product(p.id).await.expect("get").stock, 0);
+}
+
+/// Too little stock is refused with what is available, and changes nothing.
+pub async fn insufficient_stock_changes_nothing<S: Store + Clone>(store: S) {
+    let p = store
+        .create_product(new_product("LOW-1", 100, 5), t0())
+        .await
+        .expect("create");
+    match store.place_order(new_order(p.id, 10), t0()).await {
+        Err(Error::InsufficientStock {
+            product_id,
+            requested,
+            available,
+        }) => {
+            assert_eq!((product_id, requested, available), (p.id, 10, 5));
+        }
+        other => panic!("expected InsufficientStock, got {other:?}"),
+    }
+    assert_eq!(store.get_product(p.id).await.expect("get").stock, 5);
+    let orders = store
+        .list_orders(OrderFilter::default(), Page::default())
+        .await
+        .expect("list");
+    assert!(orders.is_empty(), "a refused order was stored");
+}
+
+/// Manual adjustments add and remove, never below zero.
+pub async fn adjust_stock_never_below_zero<S: Store + Clone>(store: S) {
+    let p = store
+        .create_product(new_product("ADJ-1", 100, 5), t0())
+        .await
+        .expect("create");
+    assert_eq!(
+        store.adjust_stock(p.id, 10, t0()).await.expect("add").stock,
+        15
+    );
+    assert_eq!(
+        store
+            .adjust_stock(p.id, -15, t0())
+            .await
+            .expect("remove")
+            .stock,
+        0
+    );
+    match store.adjust_stock(p.id, -1, t0()).await {
+        Err(Error::InsufficientStock {
+            requested: 1,
+            available: 0,
+            ..
+        }) => {}
+        other => panic!("expected InsufficientStock, got {other:?}"),
+    }
+    assert_eq!(store.get_product(p.id).await.expect("get").stock, 0);
+}
+
+/// A status change applies only if the order is still in the status it was planned from.
+pub async fn status_changes_are_compare_and_set<S: Store + Clone>(store: S) {
+    let p = store
+        .create_product(new_product("CAS-1", 100, 10), t0())
+        .await
+        .expect("create");
+    let o = store
+        .place_order(new_order(p.id, 2), t0())
+        .await
+        .expect("order");
+    let pay = OrderStatus::Pending
+        .transition_to(OrderStatus::Paid)
+        .expect("allowed");
+    let later = t0() + time::Duration::minutes(5);
+    let paid = store.change_status(o.id, pay, later).await.expect("pay");
+    assert_eq!(
+        (paid.status, paid.updated_at, paid.created_at),
+        (OrderStatus::Paid, later, t0())
+    );
+    // Planned from PENDING again: stale, refused, nothing changes (no double restore either).
+    let cancel_stale = OrderStatus::Pending
+        .transition_to(OrderStatus::Canceled)
+        .expect("allowed");
+    match store.change_status(o.id, cancel_stale, t0()).await {
+        Err(Error::StatusConflict {
+            id,
+            expected,
+            current,
+        }) => {
+            assert_eq!(
+                (id, expected, current),
+                (o.id, OrderStatus::Pending, OrderStatus::Paid)
+            );
+        }
+        other => panic!("expected StatusConflict, got {other:?}"),
+    }
+    assert_eq!(
+        store.get_order(o.id).await.expect("get").status,
+        OrderStatus::Paid
+    );
+    assert_eq!(store.get_product(p.id).await.expect("get").stock, 8);
+    // A no-op transition checks the status and writes nothing.
+    let noop = OrderStatus::Paid
+        .transition_to(OrderStatus::Paid)
+        .expect("no-op");
+    assert_eq!(
+        store
+            .change_status(o.id, noop, t0())
+            .await
+            .expect("noop")
+            .updated_at,
+        later
+    );
+    let wrong_noop = OrderStatus::Pending
+        .transition_to(OrderStatus::Pending)
+        .expect("no-op");
+    assert!(matches!(
+        store.change_status(o.id, wrong_noop, t0()).await,
+        Err(Error::StatusConflict { .. })
+    ));
+    let ship = OrderStatus::Paid
+        .transition_to(OrderStatus::Shipped)
+        .expect("allowed");
+    assert_eq!(
+        store
+            .change_status(o.id, ship, t0())
+            .await
+            .expect("ship")
+            .status,
+        OrderStatus::Shipped
+    );
+}
+
+/// Canceling a PENDING or PAID order returns its units, exactly once.
+pub async fn cancel_restores_stock_only_before_shipping<S: Store + Clone>(store: S) {
+    let p = store
+        .create_product(new_product("CAN-1", 100, 10), t0())
+        .await
+        .expect("create");
+    let t = |a: OrderStatus, b: OrderStatus| a.transition_to(b).expect("allowed");
+    use OrderStatus::*;
+    let pending = store
+        .place_order(new_order(p.id, 1), t0())
+        .await
+        .expect("order");
+    let paid = store
+        .place_order(new_order(p.id, 2), t0())
+        .await
+        .expect("order");
+    let shipped = store
+        .place_order(new_order(p.id, 3), t0())
+        .await
+        .expect("order");
+    store
+        .change_status(paid.id, t(Pending, Paid), t0())
+        .await
+        .expect("pay");
+    store
+        .change_status(shipped.id, t(Pending, Paid), t0())
+        .await
+        .expect("pay");
+    store
+        .change_status(shipped.id, t(Paid, Shipped), t0())
+        .await
+        .expect("ship");
+    assert_eq!(store.get_product(p.id).await.expect("get").stock, 4);
+    store
+        .change_status(pending.id, t(Pending, Canceled), t0())
+        .await
+        .expect("cancel");
+    assert_eq!(store.get_product(p.id).await.expect("get").stock, 5);
+    store
+        .change_status(paid.id, t(Paid, Canceled), t0())
+        .await
+        .expect("cancel");
+    assert_eq!(store.get_product(p.id).await.expect("get").stock, 7);
+    // Canceled again through a no-op: nothing more comes back.
+    store
+        .change_status(paid.id, t(Canceled, Canceled), t0())
+        .await
+        .expect("noop");
+    assert_eq!(store.get_product(p.id).await.expect("get").stock, 7);
+    assert_eq!(
+        store.get_order(shipped.id).await.expect("get").status,
+        Shipped
+    );
+}
+
+/// Orders list by id, filtered by status and product, paged.
+pub async fn list_orders_filters_and_pages<S: Store + Clone>(store: S) {
+    let a = store
+        .create_product(new_product("LST-A", 100, 100), t0())
+        .await
+        .expect("create");
+    let b = store
+        .create_product(new_product("LST-B", 100, 100), t0())
+        .await
+        .expect("create");
+    let pay = OrderStatus::Pending
+        .transition_to(OrderStatus::Paid)
+        .expect("allowed");
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let product = if i % 2 == 0 { a.id } else { b.id };
+        let o = store
+            .place_order(new_order(product, 1), t0())
+            .await
+            .expect("order");
+        if i % 3 == 0 {
+            store.change_status(o.id, pay, t0()).await.expect("pay");
+        }
+        ids.push(o.id);
+    }
+    let list = |f: OrderFilter, p: Page| {
+        let store = store.clone();
+        async move {
+            store
+                .list_orders(f, p)
+                .await
+                .expect("list")
+                .iter()
+                .map(|o| o.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list(OrderFilter::default(), Page::default()).await, ids);
+    let paid = OrderFilter {
+        status: Some(OrderStatus::Paid),
+        product_id: None,
+    };
+    assert_eq!(list(paid, Page::default()).await, vec![ids[0], ids[3]]);
+    let of_a = OrderFilter {
+        status: None,
+        product_id: Some(a.id),
+    };
+    assert_eq!(
+        list(of_a, Page::default()).await,
+        vec![ids[0], ids[2], ids[4]]
+    );
+    let both = OrderFilter {
+        status: Some(OrderStatus::Pending),
+        product_id: Some(b.id),
+    };
+    assert_eq!(list(both, Page::default()).await, vec![ids[1], ids[5]]);
+    assert_eq!(list(OrderFilter::default(), page(1, 2)).await, ids[1..3]);
+    assert_eq!(
+        list(OrderFilter::default(), page(0, 2).after(ids[3])).await,
+        ids[4..6]
+    );
+    let none = OrderFilter {
+        status: Some(OrderStatus::Shipped),
+        product_id: None,
+    };
+    assert!(list(none, Page::default()).await.is_empty());
+}
+
+fn event(id: &str, order_id: Option<i64>) -> EventRecord {
+    EventRecord {
+        id: EventId::parse(id).expect("valid id"),
+        kind: crate::PAYMENT_SUCCEEDED.into(),
+        order_id,
+    }
+}
+
+/// An event id is recorded with its effect and never applies twice.
+pub async fn webhook_event_applies_once<S: Store + Clone>(store: S) {
+    let p = store
+        .create_product(new_product("EVT-1", 100, 10), t0())
+        .await
+        .expect("create");
+    let o = store
+        .place_order(new_order(p.id, 1), t0())
+        .await
+        .expect("order");
+    let pay = OrderStatus::Pending
+        .transition_to(OrderStatus::Paid)
+        .expect("allowed");
+    let record = event("evt-once", Some(o.id));
+    assert!(!store.event_processed(&record.id).await.expect("read"));
+    let effect = EventEffect::ChangeStatus {
+        order_id: o.id,
+        transition: pay,
+    };
+    let after = store
+        .apply_event(&record, effect, t0())
+        .await
+        .expect("apply");
+    assert_eq!(after.map(|o| o.status), Some(OrderStatus::Paid));
+    assert!(store.event_processed(&record.id).await.expect("read"));
+    let noop = OrderStatus::Paid
+        .transition_to(OrderStatus::Paid)
+        .expect("noop");
+    let again = EventEffect::ChangeStatus {
+        order_id: o.id,
+        transition: noop,
+    };
+    assert!(matches!(
+        store.apply_event(&record, again, t0()).await,
+        Err(Error::EventAlreadyProcessed { event_id }) if event_id == "evt-once"
+    ));
+    let ignored = event("evt-ignored", None);
+    assert_eq!(
+        store
+            .apply_event(&ignored, EventEffect::RecordOnly, t0())
+            .await
+            .expect("record"),
+        None
+    );
+    assert!(store.event_processed(&ignored.id).await.expect("read"));
+    assert!(matches!(
+        store
+            .apply_event(&ignored, EventEffect::RecordOnly, t0())
+            .await,
+        Err(Error::EventAlreadyProcessed { .. })
+    ));
+}
+
+/// A failed effect records nothing, so the sender's retry can still succeed.
+pub async fn failed_webhook_event_leaves_no_trace<S: Store + Clone>(store: S) {
+    let p = store
+        .create_product(new_product("EVT-2", 100, 10), t0())
+        .await
+        .expect("create");
+    let o = store
+        .place_order(new_order(p.id, 1), t0())
+        .await
+        .expect("order");
+    let record = event("evt-retry", Some(o.id));
+    let stale = OrderStatus::Paid
+        .transition_to(OrderStatus::Shipped)
+        .expect("allowed");
+    let effect = EventEffect::ChangeStatus {
+        order_id: o.id,
+        transition: stale,
+    };
+    assert!(matches!(
+        store.apply_event(&record, effect, t0()).await,
+        Err(Error::StatusConflict { .. })
+    ));
+    assert!(
+        !store.event_processed(&record.id).await.expect("read"),
+        "failed event was recorded"
+    );
+    assert_eq!(
+        store.get_order(o.id).await.expect("get").status,
+        OrderStatus::Pending
+    );
+    let pay = OrderStatus::Pending
+        .transition_to(OrderStatus::Paid)
+        .expect("allowed");
+    let effect = EventEffect::ChangeStatus {
+        order_id: o.id,
+        transition: pay,
+    };
+    store
+        .apply_event(&record, effect, t0())
+        .await
+        .expect("retry succeeds");
+    assert_eq!(
+        store.get_order(o.id).await.expect("get").status,
+        OrderStatus::Paid
+    );
+}
+
+/// The whole webhook path of [`Inventory`] over this store, in the contract's order of checks.
+pub async fn webhook_through_inventory<S: Store + Clone>(store: S) {
+    let secret = b"conformance-secret";
+    let inv = Inventory::new(store)
+        .with_clock(ManualClock::new(t0()))
+        .with_webhook_secret(secret);
+    let signer = WebhookVerifier::new(secret);
+    let p = inv
+        .create_product(new_product("WH-1", 1000, 10))
+        .await
+        .expect("create");
+    let o = inv.place_order(new_order(p.id, 2)).await.expect("order");
+    let body = format!(
+        r#"{{"event":"payment.succeeded","order_id":{},"amount":20.00}}"#,
+        o.id
+    );
+    let sig = signer.sign(body.as_bytes());
+    let headers = WebhookHeaders {
+        signature: Some(&sig),
+        event_id: Some("wh-evt-1"),
+    };
+    let bad = WebhookHeaders {
+        signature: Some("00"),
+        event_id: Some("wh-evt-1"),
+    };
+    assert!(matches!(
+        inv.process_webhook(bad, body.as_bytes()).await,
+        Err(Error::InvalidSignature)
+    ));
+    let wrong = format!(
+        r#"{{"event":"payment.succeeded","order_id":{},"amount":19.99}}"#,
+        o.id
+    );
+    let wrong_sig = signer.sign(wrong.as_bytes());
+    let h = WebhookHeaders {
+        signature: Some(&wrong_sig),
+        event_id: Some("wh-evt-1"),
+    };
+    assert!(matches!(
+        inv.process_webhook(h, wrong.as_bytes()).await,
+        Err(Error::AmountMismatch { .. })
+    ));
+    assert_eq!(
+        inv.get_order(o.id).await.expect("get").status,
+        OrderStatus::Pending
+    );
+    match inv.process_webhook(headers, body.as_bytes()).await {
+        Ok(WebhookOutcome::Paid { order }) => assert_eq!(order.status, OrderStatus::Paid),
+        other => panic!("expected Paid, got {other:?}"),
+    }
+    assert!(matches!(
+        inv.process_webhook(headers, body.as_bytes()).await,
+        Err(Error::EventAlreadyProcessed { .. })
+    ));
+    let h2 = WebhookHeaders {
+        signature: Some(&sig),
+        event_id: Some("wh-evt-2"),
+    };
+    assert!(matches!(
+        inv.process_webhook(h2, body.as_bytes()).await,
+        Ok(WebhookOutcome::AlreadyPaid { .. })
+    ));
+    inv.cancel_order(o.id).await.expect("cancel paid");
+    assert_eq!(inv.get_product(p.id).await.expect("get").stock, 10);
+    let h3 = WebhookHeaders {
+        signature: Some(&sig),
+        event_id: Some("wh-evt-3"),
+    };
+    assert!(matches!(
+        inv.process_webhook(h3, body.as_bytes()).await,
+        Err(Error::InvalidTransition(_))
+    ));
+    let other = br#"{"event":"refund.created","order_id":1}"#;
+    let osig = signer.sign(other);
+    let h4 = WebhookHeaders {
+        signature: Some(&osig),
+        event_id: None,
+    };
+    assert!(matches!(
+        inv.process_webhook(h4, other).await,
+        Ok(WebhookOutcome::Ignored { .. })
+    ));
+    assert!(matches!(
+        inv.process_webhook(h4, other).await,
+        Err(Error::EventAlreadyProcessed { .. })
+    ));
+}
+
+/// The health check answers on a working store.
+pub async fn ping_answers<S: Store + Clone>(store: S) {
+    store.ping().await.expect("ping");
+}

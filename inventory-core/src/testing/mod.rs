@@ -1,0 +1,105 @@
+//! The conformance suite every [`Store`](crate::Store) runs, written once (feature `testing`).
+//!
+//! In a store crate's `tests/conformance.rs`:
+//!
+//! ```text
+//! async fn fresh_store() -> (MyStore, impl Sized) {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     (MyStore::open(dir.path().join("db")).await.unwrap(), dir)
+//! }
+//! inventory_core::store_conformance_tests!(fresh_store);
+//! ```
+//!
+//! `fresh_store` returns a new, empty store and a guard that is dropped when the test ends (a
+//! temporary directory, a database to drop). The macro expands to one `#[tokio::test]` per case
+//! of [`conformance`] and [`concurrency`], and to the property tests of [`model`]; the test crate
+//! needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
+
+pub mod concurrency;
+pub mod conformance;
+pub mod model;
+
+use time::OffsetDateTime;
+
+use crate::{Money, NewOrder, NewProduct, ProductName, Quantity, Sku};
+
+#[doc(hidden)]
+pub use proptest as __proptest;
+
+/// A fixed instant, truncated to microseconds, for deterministic timestamps.
+pub fn t0() -> OffsetDateTime {
+    time::macros::datetime!(2026-11-24 10:00:00 UTC)
+}
+
+/// A valid product to create. Panics on invalid arguments (test helper).
+pub fn new_product(sku: &str, price_cents: i64, stock: i64) -> NewProduct {
+    NewProduct {
+        sku: Sku::parse(sku).expect("valid test SKU"),
+        name: ProductName::parse(&format!("Product {sku}")).expect("valid test name"),
+        price: Money::from_cents(price_cents).expect("valid test price"),
+        stock,
+    }
+}
+
+/// An order for `quantity` units of `product_id`.
+pub fn new_order(product_id: i64, quantity: i64) -> NewOrder {
+    NewOrder {
+        product_id,
+        quantity: Quantity::new(quantity).expect("valid test quantity"),
+    }
+}
+
+/// Generates the conformance suite for a store; see the [module docs](self).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($fresh:path) => {
+        $crate::__store_case_tests!($fresh; conformance;
+            product_crud,
+            product_list_pages_by_id,
+            duplicate_sku_is_refused,
+            missing_rows_are_not_found,
+            product_with_orders_cannot_be_deleted,
+            place_order_takes_stock_and_snapshots_price,
+            insufficient_stock_changes_nothing,
+            adjust_stock_never_below_zero,
+            status_changes_are_compare_and_set,
+            cancel_restores_stock_only_before_shipping,
+            list_orders_filters_and_pages,
+            webhook_event_applies_once,
+            failed_webhook_event_leaves_no_trace,
+            webhook_through_inventory,
+            ping_answers,
+        );
+        $crate::__store_case_tests!($fresh; concurrency;
+            concurrent_orders_never_oversell,
+            concurrent_status_changes_keep_invariant,
+            concurrent_duplicate_events_apply_once,
+            concurrent_webhooks_and_cancels_keep_invariant,
+        );
+
+        #[test]
+        fn proptest_model_sequences() {
+            $crate::testing::model::check_sequences(|| $fresh());
+        }
+
+        #[test]
+        fn proptest_concurrent_clients() {
+            $crate::testing::model::check_concurrent_clients(|| $fresh());
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_case_tests {
+    ($fresh:path; $module:ident; $($name:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let (store, guard) = $fresh().await;
+                $crate::testing::$module::$name(store).await;
+                drop(guard);
+            }
+        )*
+    };
+}
