@@ -111,4 +111,72 @@ pub trait Store: Send + Sync + 'static {
 
     /// Answers when the database does.
     async fn ping(&self) -> Result<()>;
+
+    /// Finishes queued writes and releases connections; called once at shutdown. Operations
+    /// after it may fail. The default does nothing.
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A shared store is a store: lets a server hold `Arc<dyn Store>` chosen at start-up.
+#[async_trait]
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    async fn create_product(&self, product: NewProduct, at: OffsetDateTime) -> Result<Product> {
+        (**self).create_product(product, at).await
+    }
+    async fn get_product(&self, id: i64) -> Result<Product> {
+        (**self).get_product(id).await
+    }
+    async fn list_products(&self, page: Page) -> Result<Vec<Product>> {
+        (**self).list_products(page).await
+    }
+    async fn update_product(
+        &self,
+        id: i64,
+        patch: ProductPatch,
+        at: OffsetDateTime,
+    ) -> Result<Product> {
+        (**self).update_product(id, patch, at).await
+    }
+    async fn delete_product(&self, id: i64) -> Result<()> {
+        (**self).delete_product(id).await
+    }
+    async fn adjust_stock(&self, id: i64, delta: i64, at: OffsetDateTime) -> Result<Product> {
+        (**self).adjust_stock(id, delta, at).await
+    }
+    async fn place_order(&self, order: NewOrder, at: OffsetDateTime) -> Result<Order> {
+        (**self).place_order(order, at).await
+    }
+    async fn get_order(&self, id: i64) -> Result<Order> {
+        (**self).get_order(id).await
+    }
+    async fn list_orders(&self, filter: OrderFilter, page: Page) -> Result<Vec<Order>> {
+        (**self).list_orders(filter, page).await
+    }
+    async fn change_status(
+        &self,
+        order_id: i64,
+        transition: Transition,
+        at: OffsetDateTime,
+    ) -> Result<Order> {
+        (**self).change_status(order_id, transition, at).await
+    }
+    async fn event_processed(&self, id: &EventId) -> Result<bool> {
+        (**self).event_processed(id).await
+    }
+    async fn apply_event(
+        &self,
+        event: &EventRecord,
+        effect: EventEffect,
+        at: OffsetDateTime,
+    ) -> Result<Option<Order>> {
+        (**self).apply_event(event, effect, at).await
+    }
+    async fn ping(&self) -> Result<()> {
+        (**self).ping().await
+    }
+    async fn close(&self) -> Result<()> {
+        (**self).close().await
+    }
 }

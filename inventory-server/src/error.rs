@@ -1,0 +1,232 @@
+//! The one place where failures become HTTP answers, in the contract's shapes.
+
+use inventory_core::{Error as CoreError, FieldError, ValidationErrors};
+use serde_json::{Value, json};
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+
+/// Every failure a request can end in.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// A rule of the core said no (or the store failed).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The same, on the webhook route, where a refused status move is a 409 rather than a 400:
+    /// the sender did nothing wrong, the order's state conflicts with the event.
+    #[error("webhook: {0}")]
+    Webhook(CoreError),
+    /// No route has this path.
+    #[error("not found")]
+    NotFound,
+    /// The path exists but not with this method; carries the methods it accepts.
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static [&'static str]),
+    /// The body exceeds `MAX_BODY_BYTES`.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// A body that is not `application/json`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// Reading the request failed midway (client went away).
+    #[error("bad request body: {0}")]
+    BadBody(String),
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(e: ValidationErrors) -> Self {
+        ApiError::Core(CoreError::Validation(e))
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ValidationErrors::single(e).into()
+    }
+}
+
+/// A JSON response with a status.
+pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(bytes.into());
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn detail(status: StatusCode, detail: Value) -> Response {
+    json_response(status, &json!({ "detail": detail }))
+}
+
+fn transition_body(from: impl std::fmt::Display, to: impl std::fmt::Display) -> Value {
+    json!({
+        "error": "Invalid status transition",
+        "current_status": from.to_string(),
+        "requested_status": to.to_string(),
+        "message": format!("Cannot transition from {from} to {to}"),
+    })
+}
+
+impl ApiError {
+    /// A short label for logs and metrics (never a client's data).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::Core(e) | ApiError::Webhook(e) => core_kind(e),
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::BadBody(_) => "bad_body",
+        }
+    }
+
+    /// The response the contract prescribes.
+    pub fn into_response(self) -> Response {
+        match self {
+            ApiError::NotFound => detail(StatusCode::NOT_FOUND, json!("Not Found")),
+            ApiError::MethodNotAllowed(methods) => {
+                let mut r = detail(StatusCode::METHOD_NOT_ALLOWED, json!("Method Not Allowed"));
+                if let Ok(v) = HeaderValue::from_str(&methods.join(", ")) {
+                    r.headers_mut().insert(header::ALLOW, v);
+                }
+                r
+            }
+            ApiError::PayloadTooLarge => detail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!("Request body too large"),
+            ),
+            ApiError::UnsupportedMediaType => detail(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                json!("Unsupported media type: send Content-Type: application/json"),
+            ),
+            ApiError::BadBody(_) => detail(StatusCode::BAD_REQUEST, json!("Could not read body")),
+            ApiError::Webhook(CoreError::InvalidTransition(t)) => {
+                detail(StatusCode::CONFLICT, transition_body(t.from, t.to))
+            }
+            ApiError::Webhook(e) | ApiError::Core(e) => core_response(e),
+        }
+    }
+}
+
+/// A short label for a core error, for logs and metrics.
+pub fn core_kind(e: &CoreError) -> &'static str {
+    match e {
+        CoreError::Validation(_) => "validation",
+        CoreError::ProductNotFound { .. } => "product_not_found",
+        CoreError::OrderNotFound { .. } => "order_not_found",
+        CoreError::DuplicateSku { .. } => "duplicate_sku",
+        CoreError::ProductHasOrders { .. } => "product_has_orders",
+        CoreError::InsufficientStock { .. } => "insufficient_stock",
+        CoreError::InvalidTransition(_) => "invalid_transition",
+        CoreError::StatusConflict { .. } => "status_conflict",
+        CoreError::InvalidSignature => "invalid_signature",
+        CoreError::WebhookNotConfigured => "webhook_not_configured",
+        CoreError::EventAlreadyProcessed { .. } => "event_replayed",
+        CoreError::AmountMismatch { .. } => "amount_mismatch",
+        CoreError::Unavailable(_) => "unavailable",
+        _ => "internal",
+    }
+}
+
+fn cents_json(cents: i64) -> Value {
+    // Exact decimal text as a JSON number (serde_json keeps it with `arbitrary_precision`).
+    let text = format!("{}.{:02}", cents / 100, (cents % 100).abs());
+    text.parse::<serde_json::Number>()
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+fn core_response(e: CoreError) -> Response {
+    match e {
+        CoreError::Validation(errors) => json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!({ "detail": errors }),
+        ),
+        e @ (CoreError::ProductNotFound { .. } | CoreError::OrderNotFound { .. }) => {
+            detail(StatusCode::NOT_FOUND, json!(e.to_string()))
+        }
+        e @ CoreError::DuplicateSku { .. } => detail(StatusCode::CONFLICT, json!(e.to_string())),
+        CoreError::ProductHasOrders { id } => detail(
+            StatusCode::CONFLICT,
+            json!(format!(
+                "Product with ID {id} has orders and cannot be deleted; order history is kept"
+            )),
+        ),
+        CoreError::InsufficientStock {
+            product_id,
+            requested,
+            available,
+        } => detail(
+            StatusCode::CONFLICT,
+            json!({
+                "error": "Insufficient stock",
+                "requested": requested,
+                "available": available,
+                "product_id": product_id,
+            }),
+        ),
+        CoreError::InvalidTransition(t) => {
+            detail(StatusCode::BAD_REQUEST, transition_body(t.from, t.to))
+        }
+        CoreError::StatusConflict { id, .. } => detail(
+            StatusCode::CONFLICT,
+            json!(format!(
+                "Order with ID {id} is being changed concurrently; retry"
+            )),
+        ),
+        CoreError::InvalidSignature => {
+            detail(StatusCode::UNAUTHORIZED, json!("Invalid webhook signature"))
+        }
+        CoreError::WebhookNotConfigured => {
+            let mut r = detail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!("Webhook processing is not configured on this server"),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+            r
+        }
+        CoreError::EventAlreadyProcessed { event_id } => detail(
+            StatusCode::BAD_REQUEST,
+            json!({
+                "error": "Event already processed",
+                "event_id": event_id,
+                "message": "This webhook event has already been processed",
+            }),
+        ),
+        CoreError::AmountMismatch {
+            order_id,
+            expected_cents,
+            received_cents,
+        } => detail(
+            StatusCode::CONFLICT,
+            json!({
+                "error": "Amount mismatch",
+                "order_id": order_id,
+                "expected": cents_json(expected_cents),
+                "received": cents_json(received_cents),
+                "message": "Payment amount does not match the order total; the order stays unpaid",
+            }),
+        ),
+        CoreError::Unavailable(source) => {
+            tracing::warn!(error = %source, "database unavailable");
+            let mut r = detail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!("Service temporarily unavailable"),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        other => {
+            tracing::error!(error = %other, "internal error");
+            detail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!("Internal server error"),
+            )
+        }
+    }
+}

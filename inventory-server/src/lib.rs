@@ -1,0 +1,27 @@
+//! # inventory-server
+//!
+//! The HTTP face of the inventory engine: the contract of the original FastAPI service over
+//! warp, on SQLite (default) or PostgreSQL. No business rule lives here: every request becomes
+//! one call on [`inventory_core::Inventory`], and every answer is shaped in [`error`] or a
+//! route handler.
+//!
+//! ```no_run
+//! use inventory_server::{Application, Settings};
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let app = Application::build(Settings::for_database("sqlite://inventory.db")).await?;
+//! println!("listening on {}", app.port());
+//! app.run_until_stopped().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod error;
+pub mod openapi;
+pub mod request;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use settings::{LogFormat, Settings};
+pub use startup::{Application, ShutdownHandle, StartupError};

@@ -1,0 +1,33 @@
+//! `inventory-server`: settings → telemetry → application → serve until a signal.
+
+use std::process::ExitCode;
+
+use inventory_server::{Application, Settings, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("inventory-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_tracing(settings.log_format);
+    tracing::info!(settings = ?settings, "starting");
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            eprintln!("inventory-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("inventory-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

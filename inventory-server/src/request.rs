@@ -1,0 +1,146 @@
+//! A request as the handlers see it, and the readers of its parts (path ids, query, JSON body).
+
+use bytes::Bytes;
+use inventory_core::{FieldError, ValidationErrors};
+use serde_json::Value;
+use warp::http::{HeaderMap, Method};
+
+use crate::error::ApiError;
+
+/// The parts of a request a handler reads.
+#[derive(Debug)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// Path segments, without a trailing empty one (`/products/` → `["products"]`).
+    pub segments: Vec<String>,
+    /// The raw query string (without `?`).
+    pub query: String,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body, already bounded by `MAX_BODY_BYTES`.
+    pub body: Bytes,
+}
+
+impl Request {
+    /// A header as text, if present and valid.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as JSON, after checking it is declared as JSON (415 otherwise). Malformed JSON
+    /// is a 422 in FastAPI's list form.
+    pub fn json(&self) -> Result<Value, ApiError> {
+        let is_json = self.header("content-type").is_some_and(|ct| {
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(FieldError::new(["body"], "Field required", "missing").into());
+        }
+        serde_json::from_slice(&self.body).map_err(|e| {
+            FieldError::new(["body"], format!("JSON decode error: {e}"), "json_invalid").into()
+        })
+    }
+
+    /// The query's parameters, decoded (later repeats win).
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+}
+
+/// A path id: a positive integer, or 422 naming the parameter.
+pub fn path_id(segment: &str, name: &str) -> Result<i64, ApiError> {
+    segment.parse::<i64>().map_err(|_| {
+        FieldError::new(
+            ["path", name],
+            "Input should be a valid integer, unable to parse string as an integer",
+            "int_parsing",
+        )
+        .into()
+    })
+}
+
+/// Reads query parameters by name, collecting every error.
+pub struct QueryReader {
+    pairs: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+impl QueryReader {
+    /// Reads `request`'s query.
+    pub fn new(request: &Request) -> Self {
+        QueryReader {
+            pairs: request.query_pairs(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn raw(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// An integer within `min ..= max`, or `None` when absent.
+    pub fn int(&mut self, name: &str, min: i64, max: i64) -> Option<i64> {
+        let raw = self.raw(name)?.to_owned();
+        match raw.trim().parse::<i64>() {
+            Err(_) => self.fail(
+                name,
+                "Input should be a valid integer, unable to parse string as an integer",
+                "int_parsing",
+            ),
+            Ok(n) if n < min => {
+                let msg = format!("Input should be greater than or equal to {min}");
+                self.fail(name, &msg, "greater_than_equal")
+            }
+            Ok(n) if n > max => {
+                let msg = format!("Input should be less than or equal to {max}");
+                self.fail(name, &msg, "less_than_equal")
+            }
+            Ok(n) => Some(n),
+        }
+    }
+
+    /// A value parsed by `parse`, whose error text becomes the message.
+    pub fn parsed<T>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let raw = self.raw(name)?.to_owned();
+        match parse(&raw) {
+            Ok(v) => Some(v),
+            Err(msg) => self.fail(name, &msg, kind),
+        }
+    }
+
+    fn fail<T>(&mut self, name: &str, msg: &str, kind: &str) -> Option<T> {
+        self.errors
+            .push(FieldError::new(["query", name], msg, kind));
+        None
+    }
+
+    /// Ends reading: any error found is a 422.
+    pub fn finish(self) -> Result<(), ApiError> {
+        match ValidationErrors::from_vec(self.errors) {
+            None => Ok(()),
+            Some(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The route table and the dispatcher: which handler answers a method and a path.
+//!
+//! One table drives dispatch, the `Allow` header of 405 answers, and the test that checks
+//! `/openapi.json` documents exactly what is served, so the three cannot drift apart.
+
+mod docs;
+mod operations;
+mod orders;
+mod products;
+mod webhooks;
+
+use warp::http::Method;
+use warp::reply::Response;
+
+use crate::error::ApiError;
+use crate::request::Request;
+use crate::state::AppState;
+
+pub use docs::{REDOC_JS_PATH, SWAGGER_PREFIX, swagger_config};
+
+/// Every API route: a path template and the methods it accepts.
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/products", &["GET", "POST"]),
+    ("/products/{product_id}", &["GET", "PUT", "DELETE"]),
+    ("/orders", &["GET", "POST"]),
+    ("/orders/{order_id}", &["GET", "PUT", "DELETE"]),
+    ("/webhooks/payment", &["POST"]),
+    ("/health", &["GET"]),
+    ("/metrics", &["GET"]),
+    ("/openapi.json", &["GET"]),
+    ("/docs", &["GET"]),
+    ("/redoc", &["GET"]),
+];
+
+/// Finds the route template matching `segments`, if any.
+pub fn match_route(segments: &[String]) -> Option<(&'static str, &'static [&'static str])> {
+    ROUTES.iter().copied().find(|(template, _)| {
+        let parts: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+        parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(segments)
+                .all(|(p, s)| p.starts_with('{') || *p == s)
+    })
+}
+
+/// Answers a request; `route` is the matched template (for logs and metrics).
+pub async fn dispatch(
+    state: &AppState,
+    req: &Request,
+) -> (&'static str, Result<Response, ApiError>) {
+    if let Some(result) = docs::asset(state, req) {
+        return ("/docs/{asset}", result);
+    }
+    let Some((template, methods)) = match_route(&req.segments) else {
+        return ("unmatched", Err(ApiError::NotFound));
+    };
+    if !methods.contains(&req.method.as_str()) {
+        return (template, Err(ApiError::MethodNotAllowed(methods)));
+    }
+    let id = req.segments.get(1).map(String::as_str).unwrap_or_default();
+    let m = &req.method;
+    let result = match template {
+        "/products" if m == Method::GET => products::list(state, req).await,
+        "/products" => products::create(state, req).await,
+        "/products/{product_id}" if m == Method::GET => products::get(state, id).await,
+        "/products/{product_id}" if m == Method::PUT => products::update(state, id, req).await,
+        "/products/{product_id}" => products::delete(state, id).await,
+        "/orders" if m == Method::GET => orders::list(state, req).await,
+        "/orders" => orders::create(state, req).await,
+        "/orders/{order_id}" if m == Method::GET => orders::get(state, id).await,
+        "/orders/{order_id}" if m == Method::PUT => orders::update(state, id, req).await,
+        "/orders/{order_id}" => orders::cancel(state, id).await,
+        "/webhooks/payment" => webhooks::payment(state, req).await,
+        "/health" => operations::health(state).await,
+        "/metrics" => operations::metrics(state),
+        "/openapi.json" => operations::openapi(state),
+        "/docs" => docs::swagger_index(state),
+        "/redoc" => docs::redoc_index(),
+        _ => Err(ApiError::NotFound),
+    };
+    (template, result)
+}
+
+/// A `Link: <…>; rel="next"` value for a full page ending at `last_id`, keeping `params`.
+fn next_link(path: &str, params: &[(&str, String)], last_id: i64, limit: u32) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        q.append_pair(k, v);
+    }
+    q.append_pair("after", &last_id.to_string());
+    q.append_pair("limit", &limit.to_string());
+    format!("<{path}?{}>; rel=\"next\"", q.finish())
+}
+
+/// Reads `skip`, `limit` and `after` into a page.
+fn page_from_query(q: &mut crate::request::QueryReader) -> inventory_core::Page {
+    use inventory_core::Page;
+    let skip = q.int("skip", 0, i64::MAX).unwrap_or(0);
+    let limit = q
+        .int("limit", 1, i64::from(Page::MAX_LIMIT))
+        .unwrap_or(i64::from(Page::DEFAULT_LIMIT));
+    let after = q.int("after", 0, i64::MAX);
+    // Both are within range here; errors were recorded in `q` and are answered by `finish`.
+    let page = Page::new(
+        u64::try_from(skip).unwrap_or(0),
+        u32::try_from(limit).unwrap_or(100),
+    )
+    .unwrap_or_default();
+    match after {
+        Some(a) => page.after(a),
+        None => page,
+    }
+}
+
+/// A 200 JSON response with an optional `Link` header.
+fn json_list<T: serde::Serialize>(body: &[T], link: Option<String>) -> Response {
+    let mut r = crate::error::json_response(warp::http::StatusCode::OK, body);
+    if let Some(v) = link.and_then(|l| warp::http::HeaderValue::from_str(&l).ok()) {
+        r.headers_mut().insert(warp::http::header::LINK, v);
+    }
+    r
+}

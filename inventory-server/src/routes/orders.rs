@@ -1,0 +1,77 @@
+//! `/orders` handlers.
+
+use inventory_core::{Error, NewOrder, OrderFilter, OrderStatus, status_update_from_json};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::{json_list, next_link, page_from_query};
+use crate::error::{ApiError, json_response};
+use crate::request::{QueryReader, Request, path_id};
+use crate::state::AppState;
+
+pub(super) async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let mut q = QueryReader::new(req);
+    let page = page_from_query(&mut q);
+    let status = q.parsed("status", "enum", |s| s.parse::<OrderStatus>());
+    let product_id = q.int("product_id", 1, i64::MAX);
+    q.finish()?;
+    let orders = state
+        .inventory
+        .list_orders(OrderFilter { status, product_id }, page)
+        .await?;
+    let link = match orders.last() {
+        Some(last) if orders.len() == page.limit() as usize => {
+            let mut params = Vec::new();
+            if let Some(s) = status {
+                params.push(("status", s.to_string()));
+            }
+            if let Some(p) = product_id {
+                params.push(("product_id", p.to_string()));
+            }
+            Some(next_link("/orders", &params, last.id, page.limit()))
+        }
+        _ => None,
+    };
+    Ok(json_list(&orders, link))
+}
+
+pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let order = NewOrder::from_json(&req.json()?)?;
+    match state.inventory.place_order(order).await {
+        Ok(order) => {
+            metrics::counter!("orders_placed_total").increment(1);
+            Ok(json_response(StatusCode::CREATED, &order))
+        }
+        Err(e @ Error::InsufficientStock { .. }) => {
+            metrics::counter!("stock_outs_total").increment(1);
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn get(state: &AppState, id: &str) -> Result<Response, ApiError> {
+    let order = state.inventory.get_order(path_id(id, "order_id")?).await?;
+    Ok(json_response(StatusCode::OK, &order))
+}
+
+pub(super) async fn update(
+    state: &AppState,
+    id: &str,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let id = path_id(id, "order_id")?;
+    let status = status_update_from_json(&req.json()?)?;
+    let order = state.inventory.set_order_status(id, status).await?;
+    Ok(json_response(StatusCode::OK, &order))
+}
+
+pub(super) async fn cancel(state: &AppState, id: &str) -> Result<Response, ApiError> {
+    state
+        .inventory
+        .cancel_order(path_id(id, "order_id")?)
+        .await?;
+    let mut r = Response::new(bytes::Bytes::new().into());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    Ok(r)
+}

@@ -1,0 +1,59 @@
+//! `/products` handlers: translate HTTP to `Inventory` calls and back.
+
+use inventory_core::{NewProduct, ProductPatch};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::{json_list, next_link, page_from_query};
+use crate::error::{ApiError, json_response};
+use crate::request::{QueryReader, Request, path_id};
+use crate::state::AppState;
+
+pub(super) async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let mut q = QueryReader::new(req);
+    let page = page_from_query(&mut q);
+    q.finish()?;
+    let products = state.inventory.list_products(page).await?;
+    let link = match products.last() {
+        Some(last) if products.len() == page.limit() as usize => {
+            Some(next_link("/products", &[], last.id, page.limit()))
+        }
+        _ => None,
+    };
+    Ok(json_list(&products, link))
+}
+
+pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let product = NewProduct::from_json(&req.json()?)?;
+    let created = state.inventory.create_product(product).await?;
+    Ok(json_response(StatusCode::CREATED, &created))
+}
+
+pub(super) async fn get(state: &AppState, id: &str) -> Result<Response, ApiError> {
+    let product = state
+        .inventory
+        .get_product(path_id(id, "product_id")?)
+        .await?;
+    Ok(json_response(StatusCode::OK, &product))
+}
+
+pub(super) async fn update(
+    state: &AppState,
+    id: &str,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let id = path_id(id, "product_id")?;
+    let patch = ProductPatch::from_json(&req.json()?)?;
+    let product = state.inventory.update_product(id, patch).await?;
+    Ok(json_response(StatusCode::OK, &product))
+}
+
+pub(super) async fn delete(state: &AppState, id: &str) -> Result<Response, ApiError> {
+    state
+        .inventory
+        .delete_product(path_id(id, "product_id")?)
+        .await?;
+    let mut r = Response::new(bytes::Bytes::new().into());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    Ok(r)
+}

@@ -1,0 +1,42 @@
+//! `POST /webhooks/payment`.
+
+use inventory_core::{WebhookHeaders, WebhookOutcome};
+use serde_json::json;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use crate::error::{ApiError, json_response};
+use crate::request::Request;
+use crate::state::AppState;
+
+pub(super) async fn payment(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    // The signature covers the raw bytes, so the body is not parsed (nor its content type
+    // checked) before the core has verified it.
+    let headers = WebhookHeaders {
+        signature: req.header("x-webhook-signature"),
+        event_id: req.header("x-event-id"),
+    };
+    let outcome = state.inventory.process_webhook(headers, &req.body).await;
+    let label = match &outcome {
+        Ok(WebhookOutcome::Paid { .. }) => "paid",
+        Ok(WebhookOutcome::AlreadyPaid { .. }) => "already_paid",
+        Ok(WebhookOutcome::Ignored { .. }) => "ignored",
+        Ok(_) => "other",
+        Err(e) => crate::error::core_kind(e),
+    };
+    metrics::counter!("webhook_events_total", "outcome" => label).increment(1);
+    let body = match outcome.map_err(ApiError::Webhook)? {
+        WebhookOutcome::Paid { order } | WebhookOutcome::AlreadyPaid { order } => json!({
+            "status": "success",
+            "message": format!("Order {} marked as {}", order.id, order.status),
+            "order_id": order.id,
+            "order_status": order.status,
+        }),
+        WebhookOutcome::Ignored { event } => json!({
+            "status": "ignored",
+            "message": format!("Event type '{event}' is not handled; recorded and ignored"),
+        }),
+        _ => json!({"status": "ignored", "message": "Event not handled"}),
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}

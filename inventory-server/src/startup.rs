@@ -1,0 +1,339 @@
+//! Building and running the application: store, engine, HTTP pipeline, graceful shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use inventory_core::Inventory;
+use inventory_store_sqlite::SqliteStore;
+use tokio::sync::watch;
+use tracing::Instrument;
+use warp::Filter;
+use warp::http::{HeaderMap, HeaderValue, Method};
+use warp::reply::Response;
+
+use crate::error::ApiError;
+use crate::request::Request;
+use crate::settings::{DatabaseKind, Settings, database_kind, redact_url};
+use crate::state::{AppState, DynStore};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// The settings are invalid.
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    /// The database could not be opened or migrated.
+    #[error("cannot open the database {url}: {source}")]
+    Database {
+        /// The URL, password hidden.
+        url: String,
+        /// Why.
+        source: inventory_core::Error,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Stops a running application gracefully: in-flight requests finish, then the store closes.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    /// Asks the server to stop.
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// A bound, ready server.
+pub struct Application {
+    port: u16,
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+}
+
+/// Opens the store the URL names.
+pub async fn open_store(settings: &Settings) -> Result<DynStore, StartupError> {
+    let url = &settings.database_url;
+    let fail = |source| StartupError::Database {
+        url: redact_url(url),
+        source,
+    };
+    let kind = database_kind(url).map_err(|reason| crate::settings::SettingsError {
+        variable: "DATABASE_URL",
+        value: redact_url(url),
+        reason,
+    })?;
+    Ok(match kind {
+        DatabaseKind::Sqlite(path) => {
+            Arc::new(SqliteStore::open(&path).await.map_err(|e| fail(e.into()))?)
+        }
+        DatabaseKind::Postgres => {
+            // PG_PENDING
+            return Err(fail(inventory_core::Error::backend("postgres pending")));
+        }
+    })
+}
+
+impl Application {
+    /// Opens the store, builds the engine and binds the listener (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let store = open_store(&settings).await?;
+        let mut inventory = Inventory::new(store);
+        match &settings.webhook_secret {
+            Some(secret) => inventory = inventory.with_webhook_secret(secret.as_bytes()),
+            None => tracing::warn!("WEBHOOK_SECRET is not set: POST /webhooks/payment answers 503"),
+        }
+        let state = Arc::new(AppState {
+            inventory,
+            metrics: crate::telemetry::metrics_handle(),
+            openapi_json: Bytes::from(crate::openapi::document_json()),
+            swagger: crate::routes::swagger_config(),
+            max_body_bytes: settings.max_body_bytes,
+        });
+        let addr = SocketAddr::new(settings.host, settings.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?
+            .port();
+        let (stop, _) = watch::channel(false);
+        Ok(Application {
+            port,
+            listener,
+            state,
+            stop,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.stop.clone())
+    }
+
+    /// Serves until SIGTERM, Ctrl-C or the shutdown handle; then lets in-flight requests finish
+    /// and closes the store, so every acknowledged write is committed.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        let Application {
+            port,
+            listener,
+            state,
+            stop,
+        } = self;
+        tracing::info!(port, "listening");
+        let mut stopped = stop.subscribe();
+        let signal = async move {
+            tokio::select! {
+                _ = stopped.wait_for(|s| *s) => {}
+                _ = terminate_signal() => {}
+            }
+            tracing::info!("shutting down: finishing in-flight requests");
+        };
+        warp::serve(filter(state.clone()))
+            .incoming(listener)
+            .graceful(signal)
+            .run()
+            .await;
+        if let Err(e) = state.inventory.store().close().await {
+            tracing::error!(error = %e, "closing the store failed");
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn terminate_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The whole HTTP pipeline as one warp filter: read the request, dispatch, answer. It never
+/// rejects, so no warp default body can leak out.
+pub fn filter(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    warp::method()
+        .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(
+            move |method, path: warp::path::FullPath, query, headers, body| {
+                let state = state.clone();
+                async move {
+                    handle(
+                        state,
+                        method,
+                        path.as_str().to_owned(),
+                        query,
+                        headers,
+                        body,
+                    )
+                    .await
+                }
+            },
+        )
+        .recover(|_rejection: warp::Rejection| async move {
+            // Every filter above accepts every request; keep the contract's shape regardless.
+            Ok::<_, Infallible>(ApiError::NotFound.into_response())
+        })
+        .unify()
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+async fn handle<S, B>(
+    state: Arc<AppState>,
+    method: Method,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    body: S,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    let started = Instant::now();
+    let id = request_id(&headers);
+    let span = tracing::info_span!("request", request_id = %id, method = %method, route = tracing::field::Empty, status = tracing::field::Empty);
+    async move {
+        let segments: Vec<String> = path
+            .trim_start_matches('/')
+            .strip_suffix('/')
+            .unwrap_or(path.trim_start_matches('/'))
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| percent_decode(s))
+            .collect();
+        let (route, result) = match read_body(&method, &headers, body, state.max_body_bytes).await {
+            Ok(body) => {
+                let req = Request {
+                    method: method.clone(),
+                    segments,
+                    query,
+                    headers,
+                    body,
+                };
+                crate::routes::dispatch(&state, &req).await
+            }
+            Err(e) => ("unmatched", Err(e)),
+        };
+        let mut response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(kind = e.kind(), "request refused");
+                e.into_response()
+            }
+        };
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert("x-request-id", v);
+        }
+        let status = response.status().as_u16();
+        let span = tracing::Span::current();
+        span.record("route", route);
+        span.record("status", status);
+        let elapsed = started.elapsed().as_secs_f64();
+        let labels = [
+            ("route", route.to_owned()),
+            ("method", method.to_string()),
+            ("status", status.to_string()),
+        ];
+        metrics::counter!("http_requests_total", &labels).increment(1);
+        metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(elapsed);
+        tracing::info!(elapsed_ms = elapsed * 1000.0, "request finished");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+fn percent_decode(s: &str) -> String {
+    // Path segments are compared with route literals and parsed as ids; decode `%xx` so that
+    // `/products/%31` is `/products/1`, as in other frameworks.
+    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_owned())
+}
+
+/// Reads the body up to `limit` bytes: 413 beyond it, whatever `Content-Length` says.
+async fn read_body<S, B>(
+    method: &Method,
+    headers: &HeaderMap,
+    body: S,
+    limit: usize,
+) -> Result<Bytes, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    let declared = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        return Ok(Bytes::new());
+    }
+    let mut buf = BytesMut::with_capacity(declared.map_or(0, |n| n as usize).min(limit));
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|e| ApiError::BadBody(e.to_string()))?;
+        if buf.len() + chunk.remaining() > limit {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            let n = part.len();
+            buf.put_slice(part);
+            chunk.advance(n);
+        }
+    }
+    Ok(buf.freeze())
+}

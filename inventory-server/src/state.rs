@@ -1,0 +1,24 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use inventory_core::{Inventory, Store};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+/// The store chosen at start-up (SQLite or PostgreSQL), behind one type.
+pub type DynStore = Arc<dyn Store>;
+
+/// Shared state: the engine, the metrics, the pre-rendered API document.
+pub struct AppState {
+    /// The engine.
+    pub inventory: Inventory<DynStore>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// `/openapi.json`, rendered once at start.
+    pub openapi_json: Bytes,
+    /// Swagger UI's configuration.
+    pub swagger: Arc<utoipa_swagger_ui::Config<'static>>,
+    /// `MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+}
