@@ -107,6 +107,18 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Settings {
+    /// Every environment variable the server reads (`RUST_LOG` is read by the log filter).
+    pub const VARIABLES: &'static [&'static str] = &[
+        "HOST",
+        "PORT",
+        "DATABASE_URL",
+        "WEBHOOK_SECRET",
+        "MAX_BODY_BYTES",
+        "LOG_FORMAT",
+        "DATABASE_POOL_SIZE",
+        "RUST_LOG",
+    ];
+
     /// Settings for tests: `127.0.0.1`, a random port, the given database, defaults otherwise.
     pub fn for_database(database_url: impl Into<String>) -> Settings {
         Settings {
