@@ -47,7 +47,7 @@ call 200 GET "/orders/?status=PENDING&product_id=$PRODUCT_ID"
 call 200 GET "/orders/$ORDER_ID"
 
 echo "== payment webhook"
-PAY="{\"event\":\"payment.succeeded\",\"order_id\":$ORDER_ID,\"amount\":149.97,\"currency\":\"USD\"}"
+PAY="{\"event\":\"payment.succeeded\",\"order_id\":$ORDER_ID,\"amount\":134.97,\"currency\":\"USD\"}"
 SIG=$(printf '%s' "$PAY" | openssl dgst -sha256 -hmac "$WEBHOOK_SECRET" | sed 's/^.* //')
 json 401 POST /webhooks/payment -H "X-Event-Id: evt-$RUN" -d "$PAY"
 json 401 POST /webhooks/payment -H "X-Webhook-Signature: sha256=$(printf '0%.0s' $(seq 64))" -H "X-Event-Id: evt-$RUN" -d "$PAY"

@@ -54,3 +54,8 @@ pub use webhook::{EventId, PAYMENT_SUCCEEDED, PaymentEvent, WebhookVerifier};
 
 /// Re-exported so generated code and users agree on the version.
 pub use time;
+
+/// The README's Rust examples, compiled and run as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
