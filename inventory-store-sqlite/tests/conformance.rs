@@ -1,0 +1,42 @@
+//! The core's conformance suite and property tests, each on a fresh database file with the
+//! default options (WAL, synchronous=FULL, group commit, reader threads).
+
+use inventory_store_sqlite::SqliteStore;
+
+async fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("inventory.db"))
+        .await
+        .expect("open store");
+    (store, dir)
+}
+
+inventory_core::store_conformance_tests!(fresh_store);
+
+/// The same suite on one transaction per command and no readers (reads through the writer), so
+/// the configuration the benchmark compares against is just as correct.
+mod without_group_commit {
+    use inventory_store_sqlite::{SqliteOptions, SqliteStore};
+
+    async fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = SqliteOptions::default().group_commit(false).readers(0);
+        let store = SqliteStore::open_with(dir.path().join("inventory.db"), options)
+            .await
+            .expect("open");
+        (store, dir)
+    }
+
+    inventory_core::store_conformance_tests!(fresh_store);
+}
+
+/// The same suite in memory.
+mod in_memory {
+    use inventory_store_sqlite::SqliteStore;
+
+    async fn fresh_store() -> (SqliteStore, ()) {
+        (SqliteStore::open_in_memory().await.expect("open"), ())
+    }
+
+    inventory_core::store_conformance_tests!(fresh_store);
+}
