@@ -8,6 +8,7 @@ use std::time::Instant;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use inventory_core::Inventory;
+use inventory_store_postgres::{PostgresOptions, PostgresStore};
 use inventory_store_sqlite::SqliteStore;
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -81,8 +82,9 @@ pub async fn open_store(settings: &Settings) -> Result<DynStore, StartupError> {
             Arc::new(SqliteStore::open(&path).await.map_err(|e| fail(e.into()))?)
         }
         DatabaseKind::Postgres => {
-            // PG_PENDING
-            return Err(fail(inventory_core::Error::backend("postgres pending")));
+            let options =
+                PostgresOptions { pool_size: settings.pool_size, ..PostgresOptions::default() };
+            Arc::new(PostgresStore::connect_with(url, options).await.map_err(|e| fail(e.into()))?)
         }
     })
 }

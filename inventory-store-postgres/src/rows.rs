@@ -1,0 +1,70 @@
+//! Reading rows into the core's types. Every value is re-validated: a row edited by hand into
+//! something the domain refuses is reported as corrupt, never passed on.
+
+use inventory_core::{Money, Order, OrderStatus, Product, ProductName, Quantity, Sku};
+use tokio_postgres::Row;
+use tokio_postgres::types::FromSql;
+
+use crate::error::{OpResult, corrupt};
+
+/// The product columns every product query returns, in this order (a macro, so that SQL texts
+/// can be `concat!`-ed into constants).
+macro_rules! product_columns {
+    () => {
+        "id, sku, name, price_cents, stock"
+    };
+}
+
+/// The order columns every order query returns, in this order.
+macro_rules! order_columns {
+    () => {
+        "id, product_id, quantity, status, unit_price_cents, total_cents, created_at, updated_at"
+    };
+}
+
+pub(crate) use {order_columns, product_columns};
+
+/// The order columns, for SQL built at run time.
+pub(crate) const ORDER_COLUMNS: &str = order_columns!();
+
+fn get<'a, T: FromSql<'a>>(row: &'a Row, column: &str) -> OpResult<T> {
+    row.try_get(column)
+        .map_err(|e| corrupt(format!("column {column}: {e}")))
+}
+
+/// A product from a row holding [`product_columns!`].
+pub(crate) fn product(row: &Row) -> OpResult<Product> {
+    let id: i64 = get(row, "id")?;
+    let bad = |what: &str, why: String| corrupt(format!("product {id}: {what}: {why}"));
+    Ok(Product {
+        id,
+        sku: Sku::parse(get(row, "sku")?).map_err(|e| bad("sku", e))?,
+        name: ProductName::parse(get(row, "name")?).map_err(|e| bad("name", e))?,
+        price: Money::from_cents(get(row, "price_cents")?)
+            .map_err(|e| bad("price_cents", e.to_string()))?,
+        stock: get(row, "stock")?,
+    })
+}
+
+/// An order from a row holding [`order_columns!`].
+pub(crate) fn order(row: &Row) -> OpResult<Order> {
+    let id: i64 = get(row, "id")?;
+    let bad = |what: &str, why: String| corrupt(format!("order {id}: {what}: {why}"));
+    Ok(Order {
+        id,
+        product_id: get(row, "product_id")?,
+        quantity: Quantity::new(get(row, "quantity")?).map_err(|e| bad("quantity", e))?,
+        status: status(get(row, "status")?).map_err(|e| bad("status", e))?,
+        unit_price: Money::from_cents(get(row, "unit_price_cents")?)
+            .map_err(|e| bad("unit_price_cents", e.to_string()))?,
+        total: get(row, "total_cents")?,
+        // The driver reads TIMESTAMPTZ as UTC, so values compare equal to what was written.
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+    })
+}
+
+/// A status from its wire name (the column's CHECK allows only those).
+pub(crate) fn status(text: &str) -> Result<OrderStatus, String> {
+    text.parse()
+}

@@ -1,0 +1,292 @@
+//! Several `PostgresStore`s, each with its own pool, on one database: what several server
+//! instances behind a load balancer do. They must be exactly as correct as one.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{TestDb, test_options};
+use inventory_core::testing::concurrency::assert_invariant;
+use inventory_core::testing::{new_order, new_product, t0};
+use inventory_core::{
+    Error, EventEffect, EventId, EventRecord, Inventory, OrderStatus, PAYMENT_SUCCEEDED, Store,
+    WebhookHeaders, WebhookOutcome, WebhookVerifier,
+};
+use inventory_store_postgres::PostgresStore;
+use tokio::task::JoinSet;
+
+/// Two instances on one new database, connected at the same moment (so their migrations race).
+async fn two_instances() -> (PostgresStore, PostgresStore, TestDb) {
+    let db = TestDb::create().await;
+    let (a, b) = tokio::join!(
+        PostgresStore::connect_with(&db.url, test_options()),
+        PostgresStore::connect_with(&db.url, test_options()),
+    );
+    (a.expect("instance A"), b.expect("instance B"), db)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orders_split_across_instances_never_oversell() {
+    let (a, b, _db) = two_instances().await;
+    let p = a
+        .create_product(new_product("MI-1", 100, 50), t0())
+        .await
+        .expect("create");
+    let mut tasks = JoinSet::new();
+    for i in 0..200 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.spawn(async move { store.place_order(new_order(p.id, 1), t0()).await });
+    }
+    let (mut ok, mut refused) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        match r.expect("task") {
+            Ok(_) => ok += 1,
+            Err(Error::InsufficientStock {
+                requested: 1,
+                available: 0,
+                ..
+            }) => refused += 1,
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+    assert_eq!((ok, refused), (50, 150));
+    assert_eq!(a.get_product(p.id).await.expect("get").stock, 0);
+    assert_eq!(b.get_product(p.id).await.expect("get").stock, 0);
+    assert_invariant(&a, p.id, 50).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_event_through_both_instances_applies_once() {
+    let (a, b, _db) = two_instances().await;
+    let p = a
+        .create_product(new_product("MI-2", 100, 10), t0())
+        .await
+        .expect("create");
+    let o = a
+        .place_order(new_order(p.id, 1), t0())
+        .await
+        .expect("order");
+    let pay = OrderStatus::Pending
+        .transition_to(OrderStatus::Paid)
+        .expect("allowed");
+    let record = EventRecord {
+        id: EventId::parse("mi-evt-1").expect("valid"),
+        kind: PAYMENT_SUCCEEDED.into(),
+        order_id: Some(o.id),
+    };
+    let mut tasks = JoinSet::new();
+    for i in 0..20 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let record = record.clone();
+        let effect = EventEffect::ChangeStatus {
+            order_id: o.id,
+            transition: pay,
+        };
+        tasks.spawn(async move { store.apply_event(&record, effect, t0()).await });
+    }
+    let (mut applied, mut replayed) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        match r.expect("task") {
+            Ok(after) => {
+                assert_eq!(after.map(|o| o.status), Some(OrderStatus::Paid));
+                applied += 1;
+            }
+            Err(Error::EventAlreadyProcessed { .. } | Error::StatusConflict { .. }) => {
+                replayed += 1
+            }
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+    assert_eq!((applied, replayed), (1, 19));
+    assert!(b.event_processed(&record.id).await.expect("read"));
+    assert_eq!(
+        a.get_order(o.id).await.expect("get").status,
+        OrderStatus::Paid
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signed_webhook_delivered_to_both_instances_pays_once() {
+    let (a, b, _db) = two_instances().await;
+    let secret = b"multi-instance-secret";
+    let inv_a = Arc::new(Inventory::new(a).with_webhook_secret(secret));
+    let inv_b = Arc::new(Inventory::new(b).with_webhook_secret(secret));
+    let p = inv_a
+        .create_product(new_product("MI-3", 1250, 10))
+        .await
+        .expect("create");
+    let o = inv_b.place_order(new_order(p.id, 2)).await.expect("order");
+    let body = format!(
+        r#"{{"event":"payment.succeeded","order_id":{},"amount":25.00}}"#,
+        o.id
+    );
+    let sig = WebhookVerifier::new(secret).sign(body.as_bytes());
+    let mut tasks = JoinSet::new();
+    for i in 0..10 {
+        let inv = if i % 2 == 0 {
+            inv_a.clone()
+        } else {
+            inv_b.clone()
+        };
+        let (body, sig) = (body.clone(), sig.clone());
+        tasks.spawn(async move {
+            let h = WebhookHeaders {
+                signature: Some(&sig),
+                event_id: Some("mi-pay-1"),
+            };
+            inv.process_webhook(h, body.as_bytes()).await
+        });
+    }
+    let mut paid = 0;
+    while let Some(r) = tasks.join_next().await {
+        match r.expect("task") {
+            Ok(WebhookOutcome::Paid { .. }) => paid += 1,
+            Err(Error::EventAlreadyProcessed { .. }) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(paid, 1);
+    assert_eq!(
+        inv_b.get_order(o.id).await.expect("get").status,
+        OrderStatus::Paid
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_cancels_across_instances_restore_stock_once() {
+    let (a, b, _db) = two_instances().await;
+    let p = a
+        .create_product(new_product("MI-4", 100, 30), t0())
+        .await
+        .expect("create");
+    let inv_a = Arc::new(Inventory::new(a.clone()));
+    let inv_b = Arc::new(Inventory::new(b.clone()));
+    let mut orders = Vec::new();
+    for _ in 0..10 {
+        orders.push(inv_a.place_order(new_order(p.id, 3)).await.expect("order"));
+    }
+    let mut tasks = JoinSet::new();
+    for o in &orders {
+        for inv in [&inv_a, &inv_b, &inv_a, &inv_b] {
+            let (inv, id) = (inv.clone(), o.id);
+            tasks.spawn(async move { inv.cancel_order(id).await.map(|_| ()) });
+        }
+    }
+    let (mut ok, mut refused) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        match r.expect("task") {
+            Ok(()) => ok += 1,
+            Err(Error::InvalidTransition(_)) => refused += 1,
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+    assert_eq!((ok, refused), (10, 30), "each order canceled exactly once");
+    assert_eq!(b.get_product(p.id).await.expect("get").stock, 30);
+    assert_invariant(&b, p.id, 30).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_connects_migrate_once() {
+    let db = TestDb::create().await;
+    let mut tasks = JoinSet::new();
+    for _ in 0..4 {
+        let url = db.url.clone();
+        tasks.spawn(async move {
+            PostgresStore::connect_with(&url, common::test_options().pool_size(2)).await
+        });
+    }
+    let mut stores = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        stores.push(r.expect("task").expect("every instance connects"));
+    }
+    let client = db.client().await;
+    let applied: i64 = client
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .await
+        .expect("schema history")
+        .get(0);
+    assert_eq!(applied, 1, "V1 applied exactly once");
+    for s in &stores {
+        s.ping().await.expect("ping");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn data_survives_a_restart() {
+    let db = TestDb::create().await;
+    let store = PostgresStore::connect_with(&db.url, test_options())
+        .await
+        .expect("connect");
+    let p = store
+        .create_product(new_product("RST-1", 4999, 10), t0())
+        .await
+        .expect("create");
+    let o = store
+        .place_order(new_order(p.id, 3), t0())
+        .await
+        .expect("order");
+    let record = EventRecord {
+        id: EventId::parse("rst-evt").expect("valid"),
+        kind: PAYMENT_SUCCEEDED.into(),
+        order_id: Some(o.id),
+    };
+    let pay = OrderStatus::Pending
+        .transition_to(OrderStatus::Paid)
+        .expect("allowed");
+    let effect = EventEffect::ChangeStatus {
+        order_id: o.id,
+        transition: pay,
+    };
+    store
+        .apply_event(&record, effect, t0())
+        .await
+        .expect("apply");
+    store.close().await.expect("close");
+    drop(store);
+
+    let store = PostgresStore::connect_with(&db.url, test_options())
+        .await
+        .expect("reconnect");
+    assert_eq!(store.get_product(p.id).await.expect("product").stock, 7);
+    let again = store.get_order(o.id).await.expect("order");
+    assert_eq!(again.status, OrderStatus::Paid);
+    assert_eq!((again.created_at, again.unit_price.cents()), (t0(), 4999));
+    assert!(store.event_processed(&record.id).await.expect("read"));
+    assert!(matches!(
+        store.apply_event(&record, effect, t0()).await,
+        Err(Error::EventAlreadyProcessed { .. })
+    ));
+    let next = store
+        .place_order(new_order(p.id, 1), t0())
+        .await
+        .expect("order");
+    assert!(next.id > o.id, "ids are never reused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delete_racing_an_order_on_another_instance_never_orphans_it() {
+    let (a, b, _db) = two_instances().await;
+    for i in 0..30 {
+        let p = a
+            .create_product(new_product(&format!("DR-{i}"), 100, 5), t0())
+            .await
+            .expect("create");
+        let (ordered, deleted) = tokio::join!(
+            a.place_order(new_order(p.id, 1), t0()),
+            b.delete_product(p.id),
+        );
+        match (&ordered, &deleted) {
+            // The order came first: the product stays, with its order.
+            (Ok(o), Err(Error::ProductHasOrders { id })) => {
+                assert_eq!(*id, p.id);
+                assert_eq!(
+                    b.get_order(o.id).await.expect("order kept").product_id,
+                    p.id
+                );
+            }
+            // The delete came first: there was nothing to order.
+            (Err(Error::ProductNotFound { id }), Ok(())) => assert_eq!(*id, p.id),
+            other => panic!("impossible outcome {other:?}"),
+        }
+    }
+}
