@@ -84,6 +84,24 @@ pub enum Error {
         /// The amount paid, in cents.
         received_cents: i64,
     },
+    /// An `Idempotency-Key` reused with a different request.
+    #[error("Idempotency-Key '{key}' was already used with a different request")]
+    IdempotencyKeyReused {
+        /// The key.
+        key: String,
+    },
+    /// A request with this `Idempotency-Key` is still being processed.
+    #[error("A request with Idempotency-Key '{key}' is still in progress")]
+    IdempotencyKeyInFlight {
+        /// The key.
+        key: String,
+    },
+    /// The order was PENDING too long and has been canceled; it can no longer be paid.
+    #[error("Order with ID {id} expired unpaid and was canceled")]
+    OrderExpired {
+        /// The order.
+        id: i64,
+    },
     /// The database cannot be reached now (connection lost, pool exhausted); retry later.
     #[error("storage unavailable: {0}")]
     Unavailable(#[source] BoxError),
@@ -96,6 +114,16 @@ impl Error {
     /// Wraps a backend failure.
     pub fn backend(e: impl Into<BoxError>) -> Error {
         Error::Backend(e.into())
+    }
+
+    /// The refusal of a stock change that would exceed [`crate::MAX_STOCK`]; every store answers
+    /// it with this one value.
+    pub fn stock_above_maximum() -> Error {
+        Error::Validation(ValidationErrors::single(crate::FieldError::new(
+            ["body", "delta"],
+            "stock would exceed its maximum",
+            "less_than_equal",
+        )))
     }
 
     /// Wraps a failure to reach the database.

@@ -1,11 +1,15 @@
 //! `Inventory`: the operations users call, over any [`Store`].
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::clock::{Clock, SystemClock, to_micros};
 use crate::error::{Error, Result};
+use crate::history::{ChangeSource, OrderEvent};
+use crate::idempotency::{self, IdempotencyKey, Idempotent};
+use crate::ledger::{Adjustment, StockMovement};
 use crate::order::{NewOrder, Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::{InvalidTransition, OrderStatus};
@@ -72,6 +76,9 @@ pub struct Inventory<S> {
     store: S,
     clock: Arc<dyn Clock>,
     verifier: Option<WebhookVerifier>,
+    order_ttl: Option<Duration>,
+    key_ttl: Duration,
+    in_flight: Arc<Mutex<HashSet<(&'static str, String)>>>,
 }
 
 impl<S: Clone> Clone for Inventory<S> {
@@ -80,7 +87,48 @@ impl<S: Clone> Clone for Inventory<S> {
             store: self.store.clone(),
             clock: self.clock.clone(),
             verifier: self.verifier.clone(),
+            order_ttl: self.order_ttl,
+            key_ttl: self.key_ttl,
+            in_flight: self.in_flight.clone(),
         }
+    }
+}
+
+/// Marks an idempotency key as in flight in this process until dropped.
+struct InFlight {
+    set: Arc<Mutex<HashSet<(&'static str, String)>>>,
+    id: (&'static str, String),
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
+/// A product whose stock disagrees with its ledger or its orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvariantViolation {
+    /// The product.
+    pub product_id: i64,
+    /// Its stock.
+    pub stock: i64,
+    /// The sum of its ledger.
+    pub ledger_sum: i64,
+    /// Initial stock plus manual adjustments, minus the units its live orders hold.
+    pub from_orders: i64,
+}
+
+impl std::fmt::Display for InvariantViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "product {}: stock {} but ledger sums to {} and initial + adjustments - held orders = {}",
+            self.product_id, self.stock, self.ledger_sum, self.from_orders
+        )
     }
 }
 
@@ -99,7 +147,23 @@ impl<S: Store> Inventory<S> {
             store,
             clock: Arc::new(SystemClock),
             verifier: None,
+            order_ttl: None,
+            key_ttl: idempotency::DEFAULT_TTL,
+            in_flight: Arc::default(),
         }
+    }
+
+    /// Cancels PENDING orders older than `ttl` (off by default): on access, and whenever
+    /// [`Inventory::expire_due_orders`] runs. An expired order can no longer be paid.
+    pub fn with_order_ttl(mut self, ttl: Duration) -> Self {
+        self.order_ttl = Some(ttl);
+        self
+    }
+
+    /// How long idempotency keys are honoured (default 24 hours).
+    pub fn with_idempotency_ttl(mut self, ttl: Duration) -> Self {
+        self.key_ttl = ttl;
+        self
     }
 
     /// Uses `clock` for every timestamp.
@@ -130,7 +194,52 @@ impl<S: Store> Inventory<S> {
 
     /// Creates a product.
     pub async fn create_product(&self, product: NewProduct) -> Result<Product> {
-        self.store.create_product(product, self.now()).await
+        created(self.store.create_product(product, self.now(), None).await?)
+    }
+
+    /// An idempotency key for `scope` (`POST /orders`, `POST /products`) and the exact request
+    /// body, honoured for the configured time. An invalid key is a validation error.
+    pub fn idempotency_key(
+        &self,
+        scope: &'static str,
+        key: &str,
+        body: &[u8],
+    ) -> Result<IdempotencyKey> {
+        IdempotencyKey::new(scope, key, body, self.now() - self.key_ttl).map_err(|msg| {
+            Error::Validation(crate::ValidationErrors::single(crate::FieldError::new(
+                ["header", "idempotency-key"],
+                msg,
+                "value_error",
+            )))
+        })
+    }
+
+    fn begin(&self, key: &IdempotencyKey) -> Result<InFlight> {
+        let id = (key.scope(), key.key().to_owned());
+        let mut set = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if !set.insert(id.clone()) {
+            return Err(Error::IdempotencyKeyInFlight {
+                key: key.key().to_owned(),
+            });
+        }
+        Ok(InFlight {
+            set: self.in_flight.clone(),
+            id,
+        })
+    }
+
+    /// Creates a product once per key: a retry with the same key and body replays the first
+    /// answer; the same key with another body is [`Error::IdempotencyKeyReused`]; while the
+    /// first is still running here, [`Error::IdempotencyKeyInFlight`].
+    pub async fn create_product_idempotent(
+        &self,
+        product: NewProduct,
+        key: &IdempotencyKey,
+    ) -> Result<Idempotent<Product>> {
+        let _guard = self.begin(key)?;
+        self.store
+            .create_product(product, self.now(), Some(key))
+            .await
     }
 
     /// Reads a product.
@@ -156,24 +265,164 @@ impl<S: Store> Inventory<S> {
         self.store.delete_product(id).await
     }
 
-    /// Adds `delta` units (negative removes; never below zero).
-    pub async fn adjust_stock(&self, id: i64, delta: i64) -> Result<Product> {
-        self.store.adjust_stock(id, delta, self.now()).await
+    /// Adds `adjustment.delta` units (negative removes; never below zero), recorded in the
+    /// ledger with its reason.
+    pub async fn adjust_stock(&self, id: i64, adjustment: &Adjustment) -> Result<Product> {
+        self.store
+            .adjust_stock(id, adjustment.delta, &adjustment.reason, self.now())
+            .await
+    }
+
+    /// A product's stock ledger, oldest first.
+    pub async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>> {
+        self.store.list_movements(product_id, page).await
     }
 
     /// Places an order, taking its stock atomically.
     pub async fn place_order(&self, order: NewOrder) -> Result<Order> {
-        self.store.place_order(order, self.now()).await
+        created(self.store.place_order(order, self.now(), None).await?)
     }
 
-    /// Reads an order.
+    /// Places an order once per key; see [`Inventory::create_product_idempotent`].
+    pub async fn place_order_idempotent(
+        &self,
+        order: NewOrder,
+        key: &IdempotencyKey,
+    ) -> Result<Idempotent<Order>> {
+        let _guard = self.begin(key)?;
+        self.store.place_order(order, self.now(), Some(key)).await
+    }
+
+    /// Reads an order (expiring it first if it is PENDING past the order TTL).
     pub async fn get_order(&self, id: i64) -> Result<Order> {
-        self.store.get_order(id).await
+        let order = self.store.get_order(id).await?;
+        self.expire_if_due(order).await
     }
 
-    /// Lists orders by id.
+    /// Lists orders by id (expired PENDING orders are canceled as they are read).
     pub async fn list_orders(&self, filter: OrderFilter, page: Page) -> Result<Vec<Order>> {
-        self.store.list_orders(filter, page).await
+        let orders = self.store.list_orders(filter, page).await?;
+        if self.order_ttl.is_none() {
+            return Ok(orders);
+        }
+        let mut out = Vec::with_capacity(orders.len());
+        for order in orders {
+            let order = self.expire_if_due(order).await?;
+            if filter.status.is_none_or(|s| s == order.status) {
+                out.push(order);
+            }
+        }
+        Ok(out)
+    }
+
+    /// An order's status history, oldest first.
+    pub async fn order_history(&self, id: i64) -> Result<Vec<OrderEvent>> {
+        self.get_order(id).await?;
+        self.store.order_history(id).await
+    }
+
+    fn is_due(&self, order: &Order) -> bool {
+        self.order_ttl.is_some_and(|ttl| {
+            order.status == OrderStatus::Pending && order.created_at + ttl <= self.now()
+        })
+    }
+
+    /// Cancels `order` as expired if it is due; returns it as it now is.
+    async fn expire_if_due(&self, order: Order) -> Result<Order> {
+        if !self.is_due(&order) {
+            return Ok(order);
+        }
+        let cancel = OrderStatus::Pending.transition_to(OrderStatus::Canceled)?;
+        match self
+            .store
+            .change_status(order.id, cancel, &ChangeSource::Expiry, self.now())
+            .await
+        {
+            Ok(order) => Ok(order),
+            // Someone else moved it first (paid it, or expired it): read what it is now.
+            Err(Error::StatusConflict { .. }) => self.store.get_order(order.id).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Cancels every PENDING order older than the order TTL (a sweeper calls this); returns
+    /// them. Does nothing without a TTL.
+    pub async fn expire_due_orders(&self) -> Result<Vec<Order>> {
+        let Some(ttl) = self.order_ttl else {
+            return Ok(Vec::new());
+        };
+        let now = self.now();
+        let mut expired = Vec::new();
+        loop {
+            let batch = self.store.expire_orders(now - ttl, now, 500).await?;
+            let done = batch.len() < 500;
+            expired.extend(batch);
+            if done {
+                return Ok(expired);
+            }
+        }
+    }
+
+    /// Forgets idempotency keys older than their TTL; returns how many.
+    pub async fn purge_expired_keys(&self) -> Result<u64> {
+        self.store
+            .purge_idempotency_keys(self.now() - self.key_ttl)
+            .await
+    }
+
+    /// Checks every product: its stock must equal the sum of its ledger, and equal its initial
+    /// stock plus manual adjustments minus the units held by its PENDING, PAID and SHIPPED
+    /// orders. Returns each violation (none on a healthy store).
+    pub async fn verify_invariants(&self) -> Result<Vec<InvariantViolation>> {
+        let mut violations = Vec::new();
+        let full = Page::new(0, Page::MAX_LIMIT).map_err(Error::backend)?;
+        let mut after = 0;
+        loop {
+            let products = self.store.list_products(full.after(after)).await?;
+            let Some(last) = products.last() else { break };
+            after = last.id;
+            for p in &products {
+                let (mut ledger_sum, mut manual) = (0i64, 0i64);
+                let mut cursor = 0;
+                loop {
+                    let rows = self.store.list_movements(p.id, full.after(cursor)).await?;
+                    let Some(last) = rows.last() else { break };
+                    cursor = last.id;
+                    for m in &rows {
+                        ledger_sum += m.delta;
+                        if m.kind.is_manual() {
+                            manual += m.delta;
+                        }
+                    }
+                }
+                let mut held = 0i64;
+                let mut cursor = 0;
+                let filter = OrderFilter {
+                    status: None,
+                    product_id: Some(p.id),
+                };
+                loop {
+                    let orders = self.store.list_orders(filter, full.after(cursor)).await?;
+                    let Some(last) = orders.last() else { break };
+                    cursor = last.id;
+                    held += orders
+                        .iter()
+                        .filter(|o| o.status.holds_stock())
+                        .map(|o| o.quantity.get())
+                        .sum::<i64>();
+                }
+                let from_orders = manual - held;
+                if p.stock != ledger_sum || p.stock != from_orders || p.stock < 0 {
+                    violations.push(InvariantViolation {
+                        product_id: p.id,
+                        stock: p.stock,
+                        ledger_sum,
+                        from_orders,
+                    });
+                }
+            }
+        }
+        Ok(violations)
     }
 
     /// Moves an order to `to` as the status table allows; asking for its current status is a
@@ -205,12 +454,16 @@ impl<S: Store> Inventory<S> {
     ) -> Result<Order> {
         let mut last = None;
         for _ in 0..CAS_RETRIES {
-            let order = self.store.get_order(id).await?;
+            let order = self.get_order(id).await?;
             let transition = plan(order.status)?;
             if transition.is_noop() {
                 return Ok(order);
             }
-            match self.store.change_status(id, transition, self.now()).await {
+            match self
+                .store
+                .change_status(id, transition, &ChangeSource::Api, self.now())
+                .await
+            {
                 Err(e @ Error::StatusConflict { .. }) => last = Some(e),
                 other => return other,
             }
@@ -252,7 +505,10 @@ impl<S: Store> Inventory<S> {
         };
         let mut last = None;
         for _ in 0..CAS_RETRIES {
-            let order = self.store.get_order(order_id).await?;
+            let order = self.get_order(order_id).await?;
+            if order.status == OrderStatus::Canceled && self.was_expired(order_id).await? {
+                return Err(Error::OrderExpired { id: order_id });
+            }
             if let Some(amount) = event.amount_cents
                 && amount != order.total
             {
@@ -283,8 +539,25 @@ impl<S: Store> Inventory<S> {
         Err(last.unwrap_or(Error::OrderNotFound { id: order_id }))
     }
 
+    async fn was_expired(&self, order_id: i64) -> Result<bool> {
+        let history = self.store.order_history(order_id).await?;
+        Ok(history
+            .last()
+            .is_some_and(|e| e.source == ChangeSource::Expiry))
+    }
+
     /// Answers when the store does.
     pub async fn health(&self) -> Result<()> {
         self.store.ping().await
+    }
+}
+
+/// The value of a create made without a key (which can only be created, never replayed).
+fn created<T>(result: Idempotent<T>) -> Result<T> {
+    match result {
+        Idempotent::Created(t) => Ok(t),
+        Idempotent::Replayed(_) => {
+            Err(Error::backend("store replayed a create made without a key"))
+        }
     }
 }

@@ -1,15 +1,18 @@
 //! `MemoryStore`: a complete, correct store in memory, for embedding, tests and small tools.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
+use crate::history::{ChangeSource, OrderEvent};
+use crate::idempotency::{IdempotencyKey, Idempotent, StoredResponse};
+use crate::ledger::{MovementKind, StockMovement};
 use crate::order::{NewOrder, Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
-use crate::status::Transition;
+use crate::status::{OrderStatus, Transition};
 use crate::store::{EventEffect, EventRecord, Store};
 use crate::webhook::EventId;
 
@@ -20,11 +23,21 @@ pub struct MemoryStore {
     state: Arc<Mutex<State>>,
 }
 
+#[derive(Debug)]
+struct KeyRecord {
+    fingerprint: String,
+    created_at: OffsetDateTime,
+    response: StoredResponse,
+}
+
 #[derive(Debug, Default)]
 struct State {
     products: BTreeMap<i64, Product>,
     orders: BTreeMap<i64, Order>,
+    movements: Vec<StockMovement>,
+    history: Vec<OrderEvent>,
     events: HashSet<String>,
+    keys: HashMap<(&'static str, String), KeyRecord>,
     next_product: i64,
     next_order: i64,
 }
@@ -50,6 +63,10 @@ fn page_of<T: Clone>(rows: impl Iterator<Item = (i64, T)>, page: Page) -> Vec<T>
         .collect()
 }
 
+fn json_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(Error::backend)
+}
+
 impl State {
     fn product_mut(&mut self, id: i64) -> Result<&mut Product> {
         self.products
@@ -63,7 +80,84 @@ impl State {
             .any(|p| &p.sku == sku && Some(p.id) != except)
     }
 
-    fn change_status(&mut self, id: i64, t: Transition, at: OffsetDateTime) -> Result<Order> {
+    #[allow(clippy::too_many_arguments)]
+    fn record_movement(
+        &mut self,
+        product_id: i64,
+        delta: i64,
+        kind: MovementKind,
+        reason: Option<&str>,
+        order_id: Option<i64>,
+        at: OffsetDateTime,
+    ) {
+        let id = self.movements.len() as i64 + 1;
+        let reason = reason.unwrap_or(kind.as_str()).to_owned();
+        self.movements.push(StockMovement {
+            id,
+            product_id,
+            delta,
+            kind,
+            reason,
+            order_id,
+            created_at: at,
+        });
+    }
+
+    fn record_history(
+        &mut self,
+        order_id: i64,
+        from: Option<OrderStatus>,
+        to: OrderStatus,
+        source: &ChangeSource,
+        at: OffsetDateTime,
+    ) {
+        let id = self.history.len() as i64 + 1;
+        self.history.push(OrderEvent {
+            id,
+            order_id,
+            from_status: from,
+            to_status: to,
+            source: source.clone(),
+            created_at: at,
+        });
+    }
+
+    /// The stored answer for a key, `None` to proceed; an expired key is forgotten.
+    fn check_key(&mut self, key: Option<&IdempotencyKey>) -> Result<Option<StoredResponse>> {
+        let Some(k) = key else { return Ok(None) };
+        let id = (k.scope(), k.key().to_owned());
+        match self.keys.get(&id) {
+            Some(r) if r.created_at < k.not_before() => {
+                self.keys.remove(&id);
+                Ok(None)
+            }
+            Some(r) if r.fingerprint == k.fingerprint() => Ok(Some(r.response.clone())),
+            Some(_) => Err(Error::IdempotencyKeyReused {
+                key: k.key().to_owned(),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    fn store_key(&mut self, key: Option<&IdempotencyKey>, body: Vec<u8>, at: OffsetDateTime) {
+        if let Some(k) = key {
+            let response = StoredResponse { status: 201, body };
+            let record = KeyRecord {
+                fingerprint: k.fingerprint().to_owned(),
+                created_at: at,
+                response,
+            };
+            self.keys.insert((k.scope(), k.key().to_owned()), record);
+        }
+    }
+
+    fn change_status(
+        &mut self,
+        id: i64,
+        t: Transition,
+        source: &ChangeSource,
+        at: OffsetDateTime,
+    ) -> Result<Order> {
         let order = self.orders.get(&id).ok_or(Error::OrderNotFound { id })?;
         if order.status != t.from() {
             return Err(Error::StatusConflict {
@@ -78,7 +172,13 @@ impl State {
         let (product_id, quantity) = (order.product_id, order.quantity.get());
         if t.restores_stock() {
             self.product_mut(product_id)?.stock += quantity;
+            let kind = match source {
+                ChangeSource::Expiry => MovementKind::Expired,
+                _ => MovementKind::OrderCanceled,
+            };
+            self.record_movement(product_id, quantity, kind, None, Some(id), at);
         }
+        self.record_history(id, Some(t.from()), t.to(), source, at);
         let order = self
             .orders
             .get_mut(&id)
@@ -91,21 +191,39 @@ impl State {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn create_product(&self, p: NewProduct, _at: OffsetDateTime) -> Result<Product> {
+    async fn create_product(
+        &self,
+        p: NewProduct,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<Product>> {
         let mut s = self.lock();
+        if let Some(stored) = s.check_key(key)? {
+            return Ok(Idempotent::Replayed(stored));
+        }
         if s.sku_taken(&p.sku, None) {
             return Err(Error::DuplicateSku { sku: p.sku });
         }
-        s.next_product += 1;
         let product = Product {
-            id: s.next_product,
+            id: s.next_product + 1,
             sku: p.sku,
             name: p.name,
             price: p.price,
             stock: p.stock,
         };
+        let body = json_body(&product)?;
+        s.next_product += 1;
         s.products.insert(product.id, product.clone());
-        Ok(product)
+        s.record_movement(
+            product.id,
+            product.stock,
+            MovementKind::Initial,
+            None,
+            None,
+            at,
+        );
+        s.store_key(key, body, at);
+        Ok(Idempotent::Created(product))
     }
 
     async fn get_product(&self, id: i64) -> Result<Product> {
@@ -128,7 +246,7 @@ impl Store for MemoryStore {
         &self,
         id: i64,
         patch: ProductPatch,
-        _at: OffsetDateTime,
+        at: OffsetDateTime,
     ) -> Result<Product> {
         let mut s = self.lock();
         s.product_mut(id)?;
@@ -138,6 +256,7 @@ impl Store for MemoryStore {
             return Err(Error::DuplicateSku { sku: sku.clone() });
         }
         let p = s.product_mut(id)?;
+        let old_stock = p.stock;
         if let Some(sku) = patch.sku {
             p.sku = sku;
         }
@@ -150,7 +269,18 @@ impl Store for MemoryStore {
         if let Some(stock) = patch.stock {
             p.stock = stock;
         }
-        Ok(p.clone())
+        let product = p.clone();
+        if product.stock != old_stock {
+            s.record_movement(
+                id,
+                product.stock - old_stock,
+                MovementKind::Set,
+                None,
+                None,
+                at,
+            );
+        }
+        Ok(product)
     }
 
     async fn delete_product(&self, id: i64) -> Result<()> {
@@ -160,10 +290,17 @@ impl Store for MemoryStore {
             return Err(Error::ProductHasOrders { id });
         }
         s.products.remove(&id);
+        s.movements.retain(|m| m.product_id != id);
         Ok(())
     }
 
-    async fn adjust_stock(&self, id: i64, delta: i64, _at: OffsetDateTime) -> Result<Product> {
+    async fn adjust_stock(
+        &self,
+        id: i64,
+        delta: i64,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<Product> {
         let mut s = self.lock();
         let p = s.product_mut(id)?;
         let new = p
@@ -173,25 +310,42 @@ impl Store for MemoryStore {
         match new {
             Some(n) if n >= 0 => {
                 p.stock = n;
-                Ok(p.clone())
+                let product = p.clone();
+                s.record_movement(id, delta, MovementKind::Adjustment, Some(reason), None, at);
+                Ok(product)
             }
             Some(_) => Err(Error::InsufficientStock {
                 product_id: id,
                 requested: delta.saturating_neg(),
                 available: p.stock,
             }),
-            None => Err(Error::Validation(crate::ValidationErrors::single(
-                crate::FieldError::new(
-                    ["body", "delta"],
-                    "stock would exceed its maximum",
-                    "less_than_equal",
-                ),
-            ))),
+            None => Err(Error::stock_above_maximum()),
         }
     }
 
-    async fn place_order(&self, o: NewOrder, at: OffsetDateTime) -> Result<Order> {
+    async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>> {
+        let s = self.lock();
+        if !s.products.contains_key(&product_id) {
+            return Err(Error::ProductNotFound { id: product_id });
+        }
+        let rows = s
+            .movements
+            .iter()
+            .filter(|m| m.product_id == product_id)
+            .map(|m| (m.id, m.clone()));
+        Ok(page_of(rows, page))
+    }
+
+    async fn place_order(
+        &self,
+        o: NewOrder,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<Order>> {
         let mut s = self.lock();
+        if let Some(stored) = s.check_key(key)? {
+            return Ok(Idempotent::Replayed(stored));
+        }
         let p = s.product_mut(o.product_id)?;
         let requested = o.quantity.get();
         if p.stock < requested {
@@ -201,21 +355,32 @@ impl Store for MemoryStore {
                 available: p.stock,
             });
         }
-        p.stock -= requested;
         let unit_price = p.price;
-        s.next_order += 1;
         let order = Order {
-            id: s.next_order,
+            id: s.next_order + 1,
             product_id: o.product_id,
             quantity: o.quantity,
-            status: crate::OrderStatus::Pending,
+            status: OrderStatus::Pending,
             unit_price,
             total: unit_price.times(o.quantity),
             created_at: at,
             updated_at: at,
         };
+        let body = json_body(&order)?;
+        s.product_mut(o.product_id)?.stock -= requested;
+        s.next_order += 1;
         s.orders.insert(order.id, order.clone());
-        Ok(order)
+        s.record_movement(
+            o.product_id,
+            -requested,
+            MovementKind::OrderPlaced,
+            None,
+            Some(order.id),
+            at,
+        );
+        s.record_history(order.id, None, OrderStatus::Pending, &ChangeSource::Api, at);
+        s.store_key(key, body, at);
+        Ok(Idempotent::Created(order))
     }
 
     async fn get_order(&self, id: i64) -> Result<Order> {
@@ -237,8 +402,46 @@ impl Store for MemoryStore {
         Ok(page_of(rows, page))
     }
 
-    async fn change_status(&self, id: i64, t: Transition, at: OffsetDateTime) -> Result<Order> {
-        self.lock().change_status(id, t, at)
+    async fn change_status(
+        &self,
+        id: i64,
+        t: Transition,
+        source: &ChangeSource,
+        at: OffsetDateTime,
+    ) -> Result<Order> {
+        self.lock().change_status(id, t, source, at)
+    }
+
+    async fn order_history(&self, order_id: i64) -> Result<Vec<OrderEvent>> {
+        let s = self.lock();
+        if !s.orders.contains_key(&order_id) {
+            return Err(Error::OrderNotFound { id: order_id });
+        }
+        Ok(s.history
+            .iter()
+            .filter(|e| e.order_id == order_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn expire_orders(
+        &self,
+        created_before: OffsetDateTime,
+        at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Order>> {
+        let mut s = self.lock();
+        let due: Vec<i64> = s
+            .orders
+            .values()
+            .filter(|o| o.status == OrderStatus::Pending && o.created_at < created_before)
+            .map(|o| o.id)
+            .take(limit as usize)
+            .collect();
+        let cancel = OrderStatus::Pending.transition_to(OrderStatus::Canceled)?;
+        due.into_iter()
+            .map(|id| s.change_status(id, cancel, &ChangeSource::Expiry, at))
+            .collect()
     }
 
     async fn event_processed(&self, id: &EventId) -> Result<bool> {
@@ -262,10 +465,22 @@ impl Store for MemoryStore {
             EventEffect::ChangeStatus {
                 order_id,
                 transition,
-            } => Some(s.change_status(order_id, transition, at)?),
+            } => {
+                let source = ChangeSource::Webhook {
+                    event_id: event.id.as_str().to_owned(),
+                };
+                Some(s.change_status(order_id, transition, &source, at)?)
+            }
         };
         s.events.insert(event.id.as_str().to_owned());
         Ok(order)
+    }
+
+    async fn purge_idempotency_keys(&self, created_before: OffsetDateTime) -> Result<u64> {
+        let mut s = self.lock();
+        let before = s.keys.len();
+        s.keys.retain(|_, r| r.created_at >= created_before);
+        Ok((before - s.keys.len()) as u64)
     }
 
     async fn ping(&self) -> Result<()> {

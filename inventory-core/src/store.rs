@@ -9,6 +9,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::error::Result;
+use crate::history::{ChangeSource, OrderEvent};
+use crate::idempotency::{IdempotencyKey, Idempotent};
+use crate::ledger::StockMovement;
 use crate::order::{NewOrder, Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::Transition;
@@ -39,17 +42,38 @@ pub enum EventEffect {
     },
 }
 
-/// Persistence for products, orders and processed webhook events.
+/// Persistence for products, orders, the stock ledger, order history, processed webhook events
+/// and idempotency keys.
 ///
 /// Implementations must make each method atomic and must enforce the invariant of CONTRACT.md:
 /// `stock = initial + adjustments − Σ quantity of orders in PENDING, PAID or SHIPPED`, never
-/// negative. Run [`crate::store_conformance_tests!`] (feature `testing`) against yours.
+/// negative, and must write the ledger row of every stock change, and the history row of every
+/// status change, in the same transaction as the change. Run [`crate::store_conformance_tests!`]
+/// (feature `testing`) against yours.
 ///
 /// Stores are cheap handles (clone them freely; clones share the database).
+///
+/// # Idempotency
+///
+/// With `key: Some(k)`,
+/// `create_product` and `place_order` first look for `(k.scope(), k.key())`:
+/// - found, created at or after `k.not_before()`, same fingerprint: nothing is done and the
+///   stored response is returned as `Idempotent::Replayed`;
+/// - found and current but another fingerprint: `Error::IdempotencyKeyReused`;
+/// - found but older than `k.not_before()`: it is deleted and the call proceeds as new;
+/// - otherwise the work is done and the key, its fingerprint and the response (status 201 and
+///   the JSON of the created row, `serde_json::to_vec`) are stored in the same transaction.
+/// Concurrent calls with one key must create exactly one row; the others replay it.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates a product. A taken SKU is [`crate::Error::DuplicateSku`].
-    async fn create_product(&self, product: NewProduct, at: OffsetDateTime) -> Result<Product>;
+    /// Creates a product and its `initial` ledger row. A taken SKU is
+    /// [`crate::Error::DuplicateSku`]. With a key, see *Idempotency* above.
+    async fn create_product(
+        &self,
+        product: NewProduct,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<Product>>;
 
     /// Reads a product, or [`crate::Error::ProductNotFound`].
     async fn get_product(&self, id: i64) -> Result<Product>;
@@ -58,7 +82,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_products(&self, page: Page) -> Result<Vec<Product>>;
 
     /// Applies a partial update in one step (an empty patch returns the product unchanged).
-    /// A taken SKU is [`crate::Error::DuplicateSku`].
+    /// A taken SKU is [`crate::Error::DuplicateSku`]. A new stock level writes a `set` ledger
+    /// row with the difference (none when it is unchanged).
     async fn update_product(
         &self,
         id: i64,
@@ -66,17 +91,35 @@ pub trait Store: Send + Sync + 'static {
         at: OffsetDateTime,
     ) -> Result<Product>;
 
-    /// Deletes a product with no orders; one with orders is [`crate::Error::ProductHasOrders`].
+    /// Deletes a product with no orders (and its ledger); one with orders is
+    /// [`crate::Error::ProductHasOrders`].
     async fn delete_product(&self, id: i64) -> Result<()>;
 
-    /// Adds `delta` (possibly negative) to the stock in one step; going below zero is
-    /// [`crate::Error::InsufficientStock`] and changes nothing.
-    async fn adjust_stock(&self, id: i64, delta: i64, at: OffsetDateTime) -> Result<Product>;
+    /// Adds `delta` (possibly negative) to the stock with an `adjustment` ledger row carrying
+    /// `reason`, in one step; going below zero is [`crate::Error::InsufficientStock`] and changes
+    /// nothing.
+    async fn adjust_stock(
+        &self,
+        id: i64,
+        delta: i64,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<Product>;
+
+    /// The product's ledger, oldest first; [`crate::Error::ProductNotFound`] if it does not exist.
+    async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>>;
 
     /// Places an order: checks the stock, takes it, snapshots the unit price and the total, and
-    /// inserts the order, in one atomic step. Unknown product: [`crate::Error::ProductNotFound`];
-    /// too little stock: [`crate::Error::InsufficientStock`] with what is available.
-    async fn place_order(&self, order: NewOrder, at: OffsetDateTime) -> Result<Order>;
+    /// inserts the order with its `order_placed` ledger row and its first history row, in one
+    /// atomic step. Unknown product: [`crate::Error::ProductNotFound`]; too little stock:
+    /// [`crate::Error::InsufficientStock`] with what is available.
+    /// With a key, see *Idempotency* above.
+    async fn place_order(
+        &self,
+        order: NewOrder,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<Order>>;
 
     /// Reads an order, or [`crate::Error::OrderNotFound`].
     async fn get_order(&self, id: i64) -> Result<Order>;
@@ -85,20 +128,37 @@ pub trait Store: Send + Sync + 'static {
     async fn list_orders(&self, filter: OrderFilter, page: Page) -> Result<Vec<Order>>;
 
     /// Compare-and-set on an order's status: applies `transition` only if the order is still in
-    /// `transition.from()`, returning its units to stock in the same step when
-    /// [`Transition::restores_stock`]. Otherwise [`crate::Error::StatusConflict`] with the status
-    /// found, and nothing changes. A no-op transition only checks.
+    /// `transition.from()`, writing a history row with `source`, and returning its units to
+    /// stock in the same step when [`Transition::restores_stock`] (ledger kind `expired` when
+    /// `source` is [`ChangeSource::Expiry`], `order_canceled` otherwise). Otherwise
+    /// [`crate::Error::StatusConflict`] with the status found, and nothing changes. A no-op
+    /// transition only checks.
     async fn change_status(
         &self,
         order_id: i64,
         transition: Transition,
+        source: &ChangeSource,
         at: OffsetDateTime,
     ) -> Result<Order>;
+
+    /// The order's history, oldest first; [`crate::Error::OrderNotFound`] if it does not exist.
+    async fn order_history(&self, order_id: i64) -> Result<Vec<OrderEvent>>;
+
+    /// Cancels, as [`ChangeSource::Expiry`], up to `limit` PENDING orders created before
+    /// `created_before`, oldest first, each exactly as [`Store::change_status`] would; returns
+    /// the orders canceled.
+    async fn expire_orders(
+        &self,
+        created_before: OffsetDateTime,
+        at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Order>>;
 
     /// Whether an event id has been recorded (a fast early answer; [`Store::apply_event`] decides).
     async fn event_processed(&self, id: &EventId) -> Result<bool>;
 
-    /// Records the event and applies its effect in one atomic step. An id already recorded is
+    /// Records the event and applies its effect in one atomic step (a status change is recorded
+    /// with source [`ChangeSource::Webhook`]). An id already recorded is
     /// [`crate::Error::EventAlreadyProcessed`]; a failed effect (e.g. a lost compare-and-set)
     /// records nothing, so the sender's retry can still succeed. Returns the order after a
     /// status change.
@@ -108,6 +168,9 @@ pub trait Store: Send + Sync + 'static {
         effect: EventEffect,
         at: OffsetDateTime,
     ) -> Result<Option<Order>>;
+
+    /// Forgets idempotency keys created before `created_before`; returns how many.
+    async fn purge_idempotency_keys(&self, created_before: OffsetDateTime) -> Result<u64>;
 
     /// Answers when the database does.
     async fn ping(&self) -> Result<()>;
@@ -122,8 +185,13 @@ pub trait Store: Send + Sync + 'static {
 /// A shared store is a store: lets a server hold `Arc<dyn Store>` chosen at start-up.
 #[async_trait]
 impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
-    async fn create_product(&self, product: NewProduct, at: OffsetDateTime) -> Result<Product> {
-        (**self).create_product(product, at).await
+    async fn create_product(
+        &self,
+        product: NewProduct,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<Product>> {
+        (**self).create_product(product, at, key).await
     }
     async fn get_product(&self, id: i64) -> Result<Product> {
         (**self).get_product(id).await
@@ -142,11 +210,25 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     async fn delete_product(&self, id: i64) -> Result<()> {
         (**self).delete_product(id).await
     }
-    async fn adjust_stock(&self, id: i64, delta: i64, at: OffsetDateTime) -> Result<Product> {
-        (**self).adjust_stock(id, delta, at).await
+    async fn adjust_stock(
+        &self,
+        id: i64,
+        delta: i64,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<Product> {
+        (**self).adjust_stock(id, delta, reason, at).await
     }
-    async fn place_order(&self, order: NewOrder, at: OffsetDateTime) -> Result<Order> {
-        (**self).place_order(order, at).await
+    async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>> {
+        (**self).list_movements(product_id, page).await
+    }
+    async fn place_order(
+        &self,
+        order: NewOrder,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<Order>> {
+        (**self).place_order(order, at, key).await
     }
     async fn get_order(&self, id: i64) -> Result<Order> {
         (**self).get_order(id).await
@@ -158,9 +240,23 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         &self,
         order_id: i64,
         transition: Transition,
+        source: &ChangeSource,
         at: OffsetDateTime,
     ) -> Result<Order> {
-        (**self).change_status(order_id, transition, at).await
+        (**self)
+            .change_status(order_id, transition, source, at)
+            .await
+    }
+    async fn order_history(&self, order_id: i64) -> Result<Vec<OrderEvent>> {
+        (**self).order_history(order_id).await
+    }
+    async fn expire_orders(
+        &self,
+        created_before: OffsetDateTime,
+        at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Order>> {
+        (**self).expire_orders(created_before, at, limit).await
     }
     async fn event_processed(&self, id: &EventId) -> Result<bool> {
         (**self).event_processed(id).await
@@ -172,6 +268,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         at: OffsetDateTime,
     ) -> Result<Option<Order>> {
         (**self).apply_event(event, effect, at).await
+    }
+    async fn purge_idempotency_keys(&self, created_before: OffsetDateTime) -> Result<u64> {
+        (**self).purge_idempotency_keys(created_before).await
     }
     async fn ping(&self) -> Result<()> {
         (**self).ping().await

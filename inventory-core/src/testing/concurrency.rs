@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use super::{new_order, new_product, t0};
+use super::{StoreExt, new_order, new_product, t0};
 use crate::{
     Error, EventEffect, EventId, EventRecord, Inventory, OrderFilter, OrderStatus, Page, Store,
     WebhookHeaders, WebhookVerifier,
@@ -45,13 +45,13 @@ pub async fn assert_invariant<S: Store>(store: &S, product_id: i64, base: i64) {
 /// 200 concurrent single-unit orders against stock 50: exactly 50 succeed, stock ends at 0.
 pub async fn concurrent_orders_never_oversell<S: Store + Clone>(store: S) {
     let p = store
-        .create_product(new_product("RACE-1", 100, 50), t0())
+        .create(new_product("RACE-1", 100, 50))
         .await
         .expect("create");
     let mut tasks = JoinSet::new();
     for _ in 0..200 {
         let store = store.clone();
-        tasks.spawn(async move { store.place_order(new_order(p.id, 1), t0()).await });
+        tasks.spawn(async move { store.order(new_order(p.id, 1)).await });
     }
     let (mut ok, mut refused) = (0, 0);
     while let Some(r) = tasks.join_next().await {
@@ -74,7 +74,7 @@ pub async fn concurrent_orders_never_oversell<S: Store + Clone>(store: S) {
 /// no stock is restored twice, and the invariant holds.
 pub async fn concurrent_status_changes_keep_invariant<S: Store + Clone>(store: S) {
     let p = store
-        .create_product(new_product("RACE-2", 100, 100), t0())
+        .create(new_product("RACE-2", 100, 100))
         .await
         .expect("create");
     let inv = Arc::new(Inventory::new(store.clone()));
@@ -129,13 +129,10 @@ pub async fn concurrent_status_changes_keep_invariant<S: Store + Clone>(store: S
 /// The same event id delivered 20 times concurrently applies exactly once.
 pub async fn concurrent_duplicate_events_apply_once<S: Store + Clone>(store: S) {
     let p = store
-        .create_product(new_product("RACE-3", 100, 10), t0())
+        .create(new_product("RACE-3", 100, 10))
         .await
         .expect("create");
-    let o = store
-        .place_order(new_order(p.id, 1), t0())
-        .await
-        .expect("order");
+    let o = store.order(new_order(p.id, 1)).await.expect("order");
     let pay = OrderStatus::Pending
         .transition_to(OrderStatus::Paid)
         .expect("allowed");

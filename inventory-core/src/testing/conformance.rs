@@ -1,10 +1,10 @@
 //! Single-client cases: every trait operation and every error it can answer.
 
-use super::{new_order, new_product, t0};
+use super::{StoreExt, new_order, new_product, t0};
 use crate::{
-    Error, EventEffect, EventId, EventRecord, Inventory, ManualClock, Money, OrderFilter,
-    OrderStatus, Page, ProductName, ProductPatch, Sku, Store, WebhookHeaders, WebhookOutcome,
-    WebhookVerifier,
+    ChangeSource, Error, EventEffect, EventId, EventRecord, Inventory, ManualClock, Money,
+    OrderFilter, OrderStatus, Page, ProductName, ProductPatch, Sku, Store, WebhookHeaders,
+    WebhookOutcome, WebhookVerifier,
 };
 
 fn page(skip: u64, limit: u32) -> Page {
@@ -14,7 +14,7 @@ fn page(skip: u64, limit: u32) -> Page {
 /// Create, read, list, partially update and delete a product.
 pub async fn product_crud<S: Store + Clone>(store: S) {
     let created = store
-        .create_product(new_product("CRUD-1", 4999, 50), t0())
+        .create(new_product("CRUD-1", 4999, 50))
         .await
         .expect("create");
     assert!(created.id > 0);
@@ -70,9 +70,7 @@ pub async fn product_crud<S: Store + Clone>(store: S) {
 pub async fn product_list_pages_by_id<S: Store + Clone>(store: S) {
     let mut ids = Vec::new();
     for i in 0..7 {
-        let p = store
-            .create_product(new_product(&format!("P-{i}"), 100, i), t0())
-            .await;
+        let p = store.create(new_product(&format!("P-{i}"), 100, i)).await;
         ids.push(p.expect("create").id);
     }
     let all: Vec<i64> = store
@@ -111,17 +109,14 @@ pub async fn product_list_pages_by_id<S: Store + Clone>(store: S) {
 /// A SKU is unique on create and on update, and a refused write changes nothing.
 pub async fn duplicate_sku_is_refused<S: Store + Clone>(store: S) {
     let a = store
-        .create_product(new_product("DUP-A", 100, 1), t0())
+        .create(new_product("DUP-A", 100, 1))
         .await
         .expect("create");
     let b = store
-        .create_product(new_product("DUP-B", 100, 1), t0())
+        .create(new_product("DUP-B", 100, 1))
         .await
         .expect("create");
-    match store
-        .create_product(new_product("DUP-A", 200, 5), t0())
-        .await
-    {
+    match store.create(new_product("DUP-A", 200, 5)).await {
         Err(Error::DuplicateSku { sku }) => assert_eq!(sku.as_str(), "DUP-A"),
         other => panic!("expected DuplicateSku, got {other:?}"),
     }
@@ -176,17 +171,20 @@ pub async fn missing_rows_are_not_found<S: Store + Clone>(store: S) {
     };
     assert!(nf(&store.update_product(999, patch, t0()).await.map(drop)));
     assert!(nf(&store.delete_product(999).await));
-    assert!(nf(&store.adjust_stock(999, 1, t0()).await.map(drop)));
     assert!(nf(&store
-        .place_order(new_order(999, 1), t0())
+        .adjust_stock(999, 1, "test", t0())
         .await
         .map(drop)));
+    assert!(nf(&store.order(new_order(999, 1)).await.map(drop)));
     let onf = |r: &Result<_, Error>| matches!(r, Err(Error::OrderNotFound { id: 999 }));
     assert!(onf(&store.get_order(999).await.map(drop)));
     let t = OrderStatus::Pending
         .transition_to(OrderStatus::Paid)
         .expect("allowed");
-    assert!(onf(&store.change_status(999, t, t0()).await.map(drop)));
+    assert!(onf(&store
+        .change_status(999, t, &ChangeSource::Api, t0())
+        .await
+        .map(drop)));
     let record = event("nf-1", Some(999));
     let effect = EventEffect::ChangeStatus {
         order_id: 999,
@@ -205,18 +203,15 @@ pub async fn missing_rows_are_not_found<S: Store + Clone>(store: S) {
 /// Order history is never destroyed: a product with orders stays.
 pub async fn product_with_orders_cannot_be_deleted<S: Store + Clone>(store: S) {
     let p = store
-        .create_product(new_product("DEL-1", 100, 5), t0())
+        .create(new_product("DEL-1", 100, 5))
         .await
         .expect("create");
-    let o = store
-        .place_order(new_order(p.id, 1), t0())
-        .await
-        .expect("order");
+    let o = store.order(new_order(p.id, 1)).await.expect("order");
     let cancel = OrderStatus::Pending
         .transition_to(OrderStatus::Canceled)
         .expect("allowed");
     store
-        .change_status(o.id, cancel, t0())
+        .change_status(o.id, cancel, &ChangeSource::Api, t0())
         .await
         .expect("cancel");
     assert!(
@@ -232,13 +227,10 @@ pub async fn product_with_orders_cannot_be_deleted<S: Store + Clone>(store: S) {
 /// Placing an order takes stock and snapshots price and total; a later price change leaves it.
 pub async fn place_order_takes_stock_and_snapshots_price<S: Store + Clone>(store: S) {
     let p = store
-        .create_product(new_product("ORD-1", 4999, 50), t0())
+        .create(new_product("ORD-1", 4999, 50))
         .await
         .expect("create");
-    let o = store
-        .place_order(new_order(p.id, 3), t0())
-        .await
-        .expect("order");
+    let o = store.order(new_order(p.id, 3)).await.expect("order");
     assert_eq!(
         (o.product_id, o.quantity.get(), o.status),
         (p.id, 3, OrderStatus::Pending)
@@ -259,7 +251,7 @@ pub async fn place_order_takes_stock_and_snapshots_price<S: Store + Clone>(store
     let again = store.get_order(o.id).await.expect("get");
     assert_eq!((again.unit_price.cents(), again.total), (4999, 14997));
     let second = store
-        .place_order(new_order(p.id, 47), t0())
+        .order(new_order(p.id, 47))
         .await
         .expect("all the rest");
     assert!(second.id > o.id);
@@ -270,10 +262,10 @@ pub async fn place_order_takes_stock_and_snapshots_price<S: Store + Clone>(store
 /// Too little stock is refused with what is available, and changes nothing.
 pub async fn insufficient_stock_changes_nothing<S: Store + Clone>(store: S) {
     let p = store
-        .create_product(new_product("LOW-1", 100, 5), t0())
+        .create(new_product("LOW-1", 100, 5))
         .await
         .expect("create");
-    match store.place_order(new_order(p.id, 10), t0()).await {
+    match store.order(new_order(p.id, 10)).await {
         Err(Error::InsufficientStock {
             product_id,
             requested,
@@ -294,22 +286,26 @@ pub async fn insufficient_stock_changes_nothing<S: Store + Clone>(store: S) {
 /// Manual adjustments add and remove, never below zero.
 pub async fn adjust_stock_never_below_zero<S: Store + Clone>(store: S) {
     let p = store
-        .create_product(new_product("ADJ-1", 100, 5), t0())
+        .create(new_product("ADJ-1", 100, 5))
         .await
         .expect("create");
     assert_eq!(
-        store.adjust_stock(p.id, 10, t0()).await.expect("add").stock,
+        store
+            .adjust_stock(p.id, 10, "test", t0())
+            .await
+            .expect("add")
+            .stock,
         15
     );
     assert_eq!(
         store
-            .adjust_stock(p.id, -15, t0())
+            .adjust_stock(p.id, -15, "test", t0())
             .await
             .expect("remove")
             .stock,
         0
     );
-    match store.adjust_stock(p.id, -1, t0()).await {
+    match store.adjust_stock(p.id, -1, "test", t0()).await {
         Err(Error::InsufficientStock {
             requested: 1,
             available: 0,
@@ -323,18 +319,18 @@ pub async fn adjust_stock_never_below_zero<S: Store + Clone>(store: S) {
 /// A status change applies only if the order is still in the status it was planned from.
 pub async fn status_changes_are_compare_and_set<S: Store + Clone>(store: S) {
     let p = store
-        .create_product(new_product("CAS-1", 100, 10), t0())
+        .create(new_product("CAS-1", 100, 10))
         .await
         .expect("create");
-    let o = store
-        .place_order(new_order(p.id, 2), t0())
-        .await
-        .expect("order");
+    let o = store.order(new_order(p.id, 2)).await.expect("order");
     let pay = OrderStatus::Pending
         .transition_to(OrderStatus::Paid)
         .expect("allowed");
     let later = t0() + time::Duration::minutes(5);
-    let paid = store.change_status(o.id, pay, later).await.expect("pay");
+    let paid = store
+        .change_status(o.id, pay, &ChangeSource::Api, later)
+        .await
+        .expect("pay");
     assert_eq!(
         (paid.status, paid.updated_at, paid.created_at),
         (OrderStatus::Paid, later, t0())
@@ -343,7 +339,10 @@ pub async fn status_changes_are_compare_and_set<S: Store + Clone>(store: S) {
     let cancel_stale = OrderStatus::Pending
         .transition_to(OrderStatus::Canceled)
         .expect("allowed");
-    match store.change_status(o.id, cancel_stale, t0()).await {
+    match store
+        .change_status(o.id, cancel_stale, &ChangeSource::Api, t0())
+        .await
+    {
         Err(Error::StatusConflict {
             id,
             expected,
@@ -367,7 +366,7 @@ pub async fn status_changes_are_compare_and_set<S: Store + Clone>(store: S) {
         .expect("no-op");
     assert_eq!(
         store
-            .change_status(o.id, noop, t0())
+            .change_status(o.id, noop, &ChangeSource::Api, t0())
             .await
             .expect("noop")
             .updated_at,
@@ -377,7 +376,9 @@ pub async fn status_changes_are_compare_and_set<S: Store + Clone>(store: S) {
         .transition_to(OrderStatus::Pending)
         .expect("no-op");
     assert!(matches!(
-        store.change_status(o.id, wrong_noop, t0()).await,
+        store
+            .change_status(o.id, wrong_noop, &ChangeSource::Api, t0())
+            .await,
         Err(Error::StatusConflict { .. })
     ));
     let ship = OrderStatus::Paid
@@ -385,7 +386,7 @@ pub async fn status_changes_are_compare_and_set<S: Store + Clone>(store: S) {
         .expect("allowed");
     assert_eq!(
         store
-            .change_status(o.id, ship, t0())
+            .change_status(o.id, ship, &ChangeSource::Api, t0())
             .await
             .expect("ship")
             .status,
@@ -396,49 +397,40 @@ pub async fn status_changes_are_compare_and_set<S: Store + Clone>(store: S) {
 /// Canceling a PENDING or PAID order returns its units, exactly once.
 pub async fn cancel_restores_stock_only_before_shipping<S: Store + Clone>(store: S) {
     let p = store
-        .create_product(new_product("CAN-1", 100, 10), t0())
+        .create(new_product("CAN-1", 100, 10))
         .await
         .expect("create");
     let t = |a: OrderStatus, b: OrderStatus| a.transition_to(b).expect("allowed");
     use OrderStatus::*;
-    let pending = store
-        .place_order(new_order(p.id, 1), t0())
-        .await
-        .expect("order");
-    let paid = store
-        .place_order(new_order(p.id, 2), t0())
-        .await
-        .expect("order");
-    let shipped = store
-        .place_order(new_order(p.id, 3), t0())
-        .await
-        .expect("order");
+    let pending = store.order(new_order(p.id, 1)).await.expect("order");
+    let paid = store.order(new_order(p.id, 2)).await.expect("order");
+    let shipped = store.order(new_order(p.id, 3)).await.expect("order");
     store
-        .change_status(paid.id, t(Pending, Paid), t0())
+        .change_status(paid.id, t(Pending, Paid), &ChangeSource::Api, t0())
         .await
         .expect("pay");
     store
-        .change_status(shipped.id, t(Pending, Paid), t0())
+        .change_status(shipped.id, t(Pending, Paid), &ChangeSource::Api, t0())
         .await
         .expect("pay");
     store
-        .change_status(shipped.id, t(Paid, Shipped), t0())
+        .change_status(shipped.id, t(Paid, Shipped), &ChangeSource::Api, t0())
         .await
         .expect("ship");
     assert_eq!(store.get_product(p.id).await.expect("get").stock, 4);
     store
-        .change_status(pending.id, t(Pending, Canceled), t0())
+        .change_status(pending.id, t(Pending, Canceled), &ChangeSource::Api, t0())
         .await
         .expect("cancel");
     assert_eq!(store.get_product(p.id).await.expect("get").stock, 5);
     store
-        .change_status(paid.id, t(Paid, Canceled), t0())
+        .change_status(paid.id, t(Paid, Canceled), &ChangeSource::Api, t0())
         .await
         .expect("cancel");
     assert_eq!(store.get_product(p.id).await.expect("get").stock, 7);
     // Canceled again through a no-op: nothing more comes back.
     store
-        .change_status(paid.id, t(Canceled, Canceled), t0())
+        .change_status(paid.id, t(Canceled, Canceled), &ChangeSource::Api, t0())
         .await
         .expect("noop");
     assert_eq!(store.get_product(p.id).await.expect("get").stock, 7);
@@ -451,11 +443,11 @@ pub async fn cancel_restores_stock_only_before_shipping<S: Store + Clone>(store:
 /// Orders list by id, filtered by status and product, paged.
 pub async fn list_orders_filters_and_pages<S: Store + Clone>(store: S) {
     let a = store
-        .create_product(new_product("LST-A", 100, 100), t0())
+        .create(new_product("LST-A", 100, 100))
         .await
         .expect("create");
     let b = store
-        .create_product(new_product("LST-B", 100, 100), t0())
+        .create(new_product("LST-B", 100, 100))
         .await
         .expect("create");
     let pay = OrderStatus::Pending
@@ -464,12 +456,12 @@ pub async fn list_orders_filters_and_pages<S: Store + Clone>(store: S) {
     let mut ids = Vec::new();
     for i in 0..6 {
         let product = if i % 2 == 0 { a.id } else { b.id };
-        let o = store
-            .place_order(new_order(product, 1), t0())
-            .await
-            .expect("order");
+        let o = store.order(new_order(product, 1)).await.expect("order");
         if i % 3 == 0 {
-            store.change_status(o.id, pay, t0()).await.expect("pay");
+            store
+                .change_status(o.id, pay, &ChangeSource::Api, t0())
+                .await
+                .expect("pay");
         }
         ids.push(o.id);
     }
@@ -527,13 +519,10 @@ fn event(id: &str, order_id: Option<i64>) -> EventRecord {
 /// An event id is recorded with its effect and never applies twice.
 pub async fn webhook_event_applies_once<S: Store + Clone>(store: S) {
     let p = store
-        .create_product(new_product("EVT-1", 100, 10), t0())
+        .create(new_product("EVT-1", 100, 10))
         .await
         .expect("create");
-    let o = store
-        .place_order(new_order(p.id, 1), t0())
-        .await
-        .expect("order");
+    let o = store.order(new_order(p.id, 1)).await.expect("order");
     let pay = OrderStatus::Pending
         .transition_to(OrderStatus::Paid)
         .expect("allowed");
@@ -580,13 +569,10 @@ pub async fn webhook_event_applies_once<S: Store + Clone>(store: S) {
 /// A failed effect records nothing, so the sender's retry can still succeed.
 pub async fn failed_webhook_event_leaves_no_trace<S: Store + Clone>(store: S) {
     let p = store
-        .create_product(new_product("EVT-2", 100, 10), t0())
+        .create(new_product("EVT-2", 100, 10))
         .await
         .expect("create");
-    let o = store
-        .place_order(new_order(p.id, 1), t0())
-        .await
-        .expect("order");
+    let o = store.order(new_order(p.id, 1)).await.expect("order");
     let record = event("evt-retry", Some(o.id));
     let stale = OrderStatus::Paid
         .transition_to(OrderStatus::Shipped)

@@ -18,10 +18,14 @@
 pub mod concurrency;
 pub mod conformance;
 pub mod model;
+pub mod records;
 
 use time::OffsetDateTime;
 
-use crate::{Money, NewOrder, NewProduct, ProductName, Quantity, Sku};
+use crate::{
+    Error, Idempotent, Money, NewOrder, NewProduct, Order, Product, ProductName, Quantity, Sku,
+    Store,
+};
 
 #[doc(hidden)]
 pub use proptest as __proptest;
@@ -49,6 +53,28 @@ pub fn new_order(product_id: i64, quantity: i64) -> NewOrder {
     }
 }
 
+/// Shorthands for the suite: creates without a key, at [`t0`].
+#[async_trait::async_trait]
+pub trait StoreExt: Store {
+    /// Creates a product without an idempotency key.
+    async fn create(&self, product: NewProduct) -> Result<Product, Error> {
+        match self.create_product(product, t0(), None).await? {
+            Idempotent::Created(p) => Ok(p),
+            Idempotent::Replayed(_) => panic!("a create without a key was replayed"),
+        }
+    }
+
+    /// Places an order without an idempotency key.
+    async fn order(&self, order: NewOrder) -> Result<Order, Error> {
+        match self.place_order(order, t0(), None).await? {
+            Idempotent::Created(o) => Ok(o),
+            Idempotent::Replayed(_) => panic!("an order without a key was replayed"),
+        }
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}
+
 /// Generates the conformance suite for a store; see the [module docs](self).
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -75,6 +101,15 @@ macro_rules! store_conformance_tests {
             concurrent_status_changes_keep_invariant,
             concurrent_duplicate_events_apply_once,
             concurrent_webhooks_and_cancels_keep_invariant,
+        );
+        $crate::__store_case_tests!($fresh; records;
+            ledger_records_every_stock_change,
+            history_records_every_status_change,
+            expiry_cancels_old_pending_orders,
+            expired_orders_cannot_be_paid,
+            idempotency_key_replays_and_refuses_other_bodies,
+            idempotency_keys_expire,
+            concurrent_idempotent_requests_create_once,
         );
 
         #[test]

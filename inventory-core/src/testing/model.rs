@@ -212,7 +212,11 @@ async fn run_sequence<S: Store + Clone>(store: S, ops: Vec<Op>) -> Result<(), Te
                 (outcome(&r), Outcome::Ok)
             }
             Op::Adjust { product, delta } if product < m.products.len() => {
-                let r = inv.adjust_stock(m.products[product].id, delta).await;
+                let adj = crate::Adjustment {
+                    delta,
+                    reason: "model".into(),
+                };
+                let r = inv.adjust_stock(m.products[product].id, &adj).await;
                 let want = if m.stock(product) + delta >= 0 {
                     Outcome::Ok
                 } else {
@@ -336,6 +340,15 @@ async fn run_sequence<S: Store + Clone>(store: S, ops: Vec<Op>) -> Result<(), Te
     for (i, p) in m.products.iter().enumerate() {
         assert_invariant(&store, p.id, m.products[i].base).await;
     }
+    let violations = inv
+        .verify_invariants()
+        .await
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert!(
+        violations.is_empty(),
+        "ledger or invariant violated: {:?}",
+        violations
+    );
     Ok(())
 }
 
@@ -433,7 +446,11 @@ async fn run_clients<S: Store + Clone>(store: S, clients: Vec<Vec<Op>>) {
                 match op {
                     Op::Adjust { product, delta } => {
                         let i = product % 3;
-                        if inv.adjust_stock(products[i], delta).await.is_ok() {
+                        let adj = crate::Adjustment {
+                            delta,
+                            reason: "client".into(),
+                        };
+                        if inv.adjust_stock(products[i], &adj).await.is_ok() {
                             adjustments.lock().expect("lock")[i] += delta;
                         }
                     }
