@@ -14,19 +14,31 @@ use crate::order::{NewOrder, Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::{InvalidTransition, OrderStatus};
 use crate::store::{EventEffect, EventRecord, Store};
-use crate::webhook::{EventId, PAYMENT_SUCCEEDED, PaymentEvent, WebhookVerifier};
+use crate::webhook::{
+    EventId, HeaderLookup, PAYMENT_SUCCEEDED, PaymentEvent, SchemeVerifier, WebhookScheme,
+};
 
 /// How many times a compare-and-set lost to a concurrent change is retried. The status machine
 /// has no cycles, so an order can change at most twice; a few retries always settle.
 const CAS_RETRIES: usize = 8;
 
-/// The headers a payment webhook arrives with.
+/// The headers of the original (hex) webhook scheme; any [`HeaderLookup`] works as well.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WebhookHeaders<'a> {
     /// `X-Webhook-Signature`.
     pub signature: Option<&'a str>,
     /// `X-Event-Id`.
     pub event_id: Option<&'a str>,
+}
+
+impl HeaderLookup for WebhookHeaders<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        match name {
+            "x-webhook-signature" => self.signature,
+            "x-event-id" => self.event_id,
+            _ => None,
+        }
+    }
 }
 
 /// What a verified webhook did.
@@ -75,7 +87,7 @@ pub enum WebhookOutcome {
 pub struct Inventory<S> {
     store: S,
     clock: Arc<dyn Clock>,
-    verifier: Option<WebhookVerifier>,
+    verifier: Option<SchemeVerifier>,
     order_ttl: Option<Duration>,
     key_ttl: Duration,
     in_flight: Arc<Mutex<HashSet<(&'static str, String)>>>,
@@ -172,9 +184,17 @@ impl<S: Store> Inventory<S> {
         self
     }
 
-    /// Accepts payment webhooks signed with `secret`.
+    /// Accepts payment webhooks signed with `secret` in the original hex scheme
+    /// (`X-Webhook-Signature`). An empty secret accepts nothing.
     pub fn with_webhook_secret(mut self, secret: &[u8]) -> Self {
-        self.verifier = Some(WebhookVerifier::new(secret));
+        let secret = String::from_utf8_lossy(secret);
+        self.verifier = SchemeVerifier::new(WebhookScheme::Hex, &[&secret]).ok();
+        self
+    }
+
+    /// Accepts payment webhooks that `verifier` accepts (any scheme, rotated secrets).
+    pub fn with_webhook_verifier(mut self, verifier: SchemeVerifier) -> Self {
+        self.verifier = Some(verifier);
         self
     }
 
@@ -475,14 +495,17 @@ impl<S: Store> Inventory<S> {
     ///
     /// The event id is recorded in the same atomic step as the effect, so a request that fails
     /// leaves no trace and one that succeeds never applies twice, across restarts and instances.
-    pub async fn process_webhook(
+    pub async fn process_webhook<H: HeaderLookup + Sync>(
         &self,
-        headers: WebhookHeaders<'_>,
+        headers: H,
         body: &[u8],
     ) -> Result<WebhookOutcome> {
         let verifier = self.verifier.as_ref().ok_or(Error::WebhookNotConfigured)?;
-        verifier.verify(headers.signature, body)?;
-        let id = EventId::from_header_or_body(headers.event_id, body)?;
+        let now = self.now().unix_timestamp();
+        let id = match verifier.verify(&headers, body, now)? {
+            Some(id) => id,
+            None => EventId::from_body(body),
+        };
         if self.store.event_processed(&id).await? {
             return Err(Error::EventAlreadyProcessed {
                 event_id: id.as_str().to_owned(),

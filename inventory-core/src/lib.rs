@@ -27,7 +27,10 @@
 
 mod clock;
 mod error;
+mod history;
+mod idempotency;
 mod inventory;
+mod ledger;
 mod memory;
 mod money;
 mod order;
@@ -42,7 +45,12 @@ pub mod testing;
 
 pub use clock::{Clock, ManualClock, SystemClock, to_micros};
 pub use error::{BoxError, Error, Result};
-pub use inventory::{Inventory, WebhookHeaders, WebhookOutcome};
+pub use history::{ChangeSource, OrderEvent};
+pub use idempotency::{
+    DEFAULT_TTL as DEFAULT_IDEMPOTENCY_TTL, IdempotencyKey, Idempotent, StoredResponse,
+};
+pub use inventory::{InvariantViolation, Inventory, WebhookHeaders, WebhookOutcome};
+pub use ledger::{Adjustment, MovementKind, StockMovement};
 pub use memory::MemoryStore;
 pub use money::{MAX_CENTS, Money, MoneyError};
 pub use order::{NewOrder, Order, OrderFilter, Page, Quantity, status_update_from_json};
@@ -50,7 +58,10 @@ pub use product::{MAX_STOCK, NewProduct, Product, ProductName, ProductPatch, Sku
 pub use status::{InvalidTransition, OrderStatus, Transition};
 pub use store::{EventEffect, EventRecord, Store};
 pub use validation::{FieldError, ValidationErrors};
-pub use webhook::{EventId, PAYMENT_SUCCEEDED, PaymentEvent, WebhookVerifier};
+pub use webhook::{
+    EventId, HeaderLookup, MAX_EVENT_ID_LEN, PAYMENT_SUCCEEDED, PaymentEvent, SchemeVerifier,
+    WEBHOOK_TOLERANCE_SECS, WebhookConfigError, WebhookScheme, WebhookVerifier,
+};
 
 /// Re-exported so generated code and users agree on the version.
 pub use time;

@@ -1,74 +1,13 @@
-//! Payment webhooks: signature verification over the raw body, event ids, and the body.
+//! What a webhook carries once its signature is checked: the event id and the body.
 
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::validation::{self, BodyReader, FieldError, ValidationErrors};
 
-type HmacSha256 = Hmac<Sha256>;
-
 /// The longest event id accepted from a sender.
 pub const MAX_EVENT_ID_LEN: usize = 255;
-
-/// Checks `X-Webhook-Signature`: hex HMAC-SHA256 of the raw body, optional `sha256=` prefix,
-/// compared in constant time.
-///
-/// ```
-/// use inventory_core::WebhookVerifier;
-/// // GitHub's published example.
-/// let v = WebhookVerifier::new(b"It's a Secret to Everybody");
-/// let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
-/// assert!(v.verify(Some(sig), b"Hello, World!").is_ok());
-/// assert!(v.verify(Some(sig), b"Hello, World?").is_err());
-/// ```
-#[derive(Clone)]
-pub struct WebhookVerifier {
-    // Keyed once: cloning a keyed HMAC is cheaper than re-deriving the key pads per request.
-    mac: HmacSha256,
-}
-
-impl std::fmt::Debug for WebhookVerifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the secret.
-        f.write_str("WebhookVerifier { .. }")
-    }
-}
-
-impl WebhookVerifier {
-    /// A verifier for `secret` (any length; HMAC accepts every key).
-    pub fn new(secret: &[u8]) -> Self {
-        // HMAC takes keys of any length, so this cannot fail; fall back to an empty key rather
-        // than panic, which would only make every signature wrong.
-        let mac = HmacSha256::new_from_slice(secret)
-            .unwrap_or_else(|_| HmacSha256::new(&Default::default()));
-        WebhookVerifier { mac }
-    }
-
-    /// The hex signature a sender computes for `body` (for clients and tests).
-    pub fn sign(&self, body: &[u8]) -> String {
-        let mut mac = self.mac.clone();
-        mac.update(body);
-        hex::encode(mac.finalize().into_bytes())
-    }
-
-    /// Verifies the header value against the exact bytes received.
-    ///
-    /// A missing header, a non-hex or wrong-length value, and a wrong signature are all
-    /// [`Error::InvalidSignature`]; the comparison takes the same time wherever bytes differ.
-    pub fn verify(&self, header: Option<&str>, body: &[u8]) -> Result<(), Error> {
-        let header = header.ok_or(Error::InvalidSignature)?.trim();
-        let hex_sig = header.strip_prefix("sha256=").unwrap_or(header);
-        let mut expected = [0u8; 32];
-        hex::decode_to_slice(hex_sig, &mut expected).map_err(|_| Error::InvalidSignature)?;
-        let mut mac = self.mac.clone();
-        mac.update(body);
-        // `verify_slice` compares in constant time.
-        mac.verify_slice(&expected)
-            .map_err(|_| Error::InvalidSignature)
-    }
-}
 
 /// The id under which an event is recorded, so it is applied at most once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -79,15 +18,25 @@ impl EventId {
     /// SHA-256 of the body, so that a byte-identical replay is still recognised.
     pub fn from_header_or_body(header: Option<&str>, body: &[u8]) -> Result<EventId, Error> {
         match header {
-            Some(h) => EventId::parse(h).map_err(|msg| {
-                Error::Validation(ValidationErrors::single(FieldError::new(
-                    ["header", "x-event-id"],
-                    msg,
-                    "value_error",
-                )))
-            }),
-            None => Ok(EventId(hex::encode(Sha256::digest(body)))),
+            Some(h) => EventId::from_header("x-event-id", h),
+            None => Ok(EventId::from_body(body)),
         }
+    }
+
+    /// The id that stands in when the sender gives none: the hex SHA-256 of the body.
+    pub fn from_body(body: &[u8]) -> EventId {
+        EventId(::hex::encode(Sha256::digest(body)))
+    }
+
+    /// The id in header `name`; a malformed one is a validation error located at that header.
+    pub(crate) fn from_header(name: &str, value: &str) -> Result<EventId, Error> {
+        EventId::parse(value).map_err(|msg| {
+            Error::Validation(ValidationErrors::single(FieldError::new(
+                ["header", name],
+                msg,
+                "value_error",
+            )))
+        })
     }
 
     /// Checks an event id's text.
@@ -186,43 +135,6 @@ impl PaymentEvent {
 mod tests {
     use super::*;
 
-    const GITHUB_SIG: &str = "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
-
-    fn github() -> WebhookVerifier {
-        WebhookVerifier::new(b"It's a Secret to Everybody")
-    }
-
-    #[test]
-    fn github_published_example() {
-        let v = github();
-        assert_eq!(v.sign(b"Hello, World!"), GITHUB_SIG);
-        assert!(v.verify(Some(GITHUB_SIG), b"Hello, World!").is_ok());
-        assert!(
-            v.verify(Some(&format!("sha256={GITHUB_SIG}")), b"Hello, World!")
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn refuses_tampering_and_malformed_signatures() {
-        let v = github();
-        let bad = |h: Option<&str>, body: &[u8]| {
-            matches!(v.verify(h, body), Err(Error::InvalidSignature))
-        };
-        assert!(bad(Some(GITHUB_SIG), b"Hello, World! "));
-        assert!(bad(Some(GITHUB_SIG), b""));
-        assert!(bad(None, b"Hello, World!"));
-        assert!(bad(Some(""), b"Hello, World!"));
-        assert!(bad(Some(&GITHUB_SIG[..63]), b"Hello, World!"));
-        assert!(bad(Some(&GITHUB_SIG[..62]), b"Hello, World!"));
-        assert!(bad(Some(&format!("{GITHUB_SIG}00")), b"Hello, World!"));
-        assert!(bad(Some(&GITHUB_SIG.replace('7', "z")), b"Hello, World!"));
-        assert!(bad(Some(&format!("sha1={GITHUB_SIG}")), b"Hello, World!"));
-        // A signature made with another secret.
-        let other = WebhookVerifier::new(b"another secret").sign(b"Hello, World!");
-        assert!(bad(Some(&other), b"Hello, World!"));
-    }
-
     #[test]
     fn event_id_from_header_or_body_hash() {
         let id = EventId::from_header_or_body(Some("evt_1"), b"x").expect("valid");
@@ -232,6 +144,7 @@ mod tests {
         let c = EventId::from_header_or_body(None, b"{ }").expect("hash");
         assert_eq!(a, b);
         assert_ne!(a, c);
+        assert_eq!(a, EventId::from_body(b"{}"));
         assert_eq!(a.as_str().len(), 64);
         assert!(EventId::from_header_or_body(Some(""), b"x").is_err());
         assert!(EventId::from_header_or_body(Some("a b"), b"x").is_err());
