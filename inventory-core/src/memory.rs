@@ -40,6 +40,7 @@ struct State {
     keys: HashMap<(&'static str, String), KeyRecord>,
     next_product: i64,
     next_order: i64,
+    next_movement: i64,
 }
 
 impl MemoryStore {
@@ -90,7 +91,9 @@ impl State {
         order_id: Option<i64>,
         at: OffsetDateTime,
     ) {
-        let id = self.movements.len() as i64 + 1;
+        // A counter, not the length: deleting a product removes rows, and ids must never repeat.
+        self.next_movement += 1;
+        let id = self.next_movement;
         let reason = reason.unwrap_or(kind.as_str()).to_owned();
         self.movements.push(StockMovement {
             id,
@@ -127,10 +130,8 @@ impl State {
         let Some(k) = key else { return Ok(None) };
         let id = (k.scope(), k.key().to_owned());
         match self.keys.get(&id) {
-            Some(r) if r.created_at < k.not_before() => {
-                self.keys.remove(&id);
-                Ok(None)
-            }
+            // Expired: forgotten. `store_key` overwrites it only if the create succeeds.
+            Some(r) if r.created_at < k.not_before() => Ok(None),
             Some(r) if r.fingerprint == k.fingerprint() => Ok(Some(r.response.clone())),
             Some(_) => Err(Error::IdempotencyKeyReused {
                 key: k.key().to_owned(),
@@ -431,13 +432,16 @@ impl Store for MemoryStore {
         limit: u32,
     ) -> Result<Vec<Order>> {
         let mut s = self.lock();
-        let due: Vec<i64> = s
+        let mut due: Vec<(OffsetDateTime, i64)> = s
             .orders
             .values()
             .filter(|o| o.status == OrderStatus::Pending && o.created_at < created_before)
-            .map(|o| o.id)
-            .take(limit as usize)
+            .map(|o| (o.created_at, o.id))
             .collect();
+        // Oldest first, as the trait says (ids need not follow creation times).
+        due.sort_unstable();
+        due.truncate(limit as usize);
+        let due = due.into_iter().map(|(_, id)| id);
         let cancel = OrderStatus::Pending.transition_to(OrderStatus::Canceled)?;
         due.into_iter()
             .map(|id| s.change_status(id, cancel, &ChangeSource::Expiry, at))

@@ -11,6 +11,9 @@
 //!   read-only readers); callers await a channel.
 //! - **Schema by migrations** (refinery, embedded), with the invariants enforced by the database
 //!   too (`CHECK (stock >= 0)`, unique SKUs, foreign keys, the four statuses).
+//! - **Records beside each change**: the stock-ledger row of a stock change, the history row of
+//!   a status change, and the idempotency key of a create are written in the savepoint of the
+//!   change itself, so they are committed with it or not at all.
 //!
 //! Start with [`SqliteStore`].
 

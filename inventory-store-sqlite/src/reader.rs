@@ -1,9 +1,10 @@
 //! The readers: a few read-only connections, each on its own thread, serving one shared queue.
 //!
 //! In WAL mode a reader sees the last committed state and never waits for the writer, so reads
-//! run in parallel with a batch being committed. Every read is a single statement, hence its own
-//! consistent snapshot; a read issued after a write was acknowledged sees that write, since the
-//! writer answers only after `COMMIT`.
+//! run in parallel with a batch being committed. A read of one statement is its own consistent
+//! snapshot; a read of several runs them in one read transaction (`sql::snapshot`). A read
+//! issued after a write was acknowledged sees that write, since the writer answers only after
+//! `COMMIT`.
 
 use std::path::Path;
 

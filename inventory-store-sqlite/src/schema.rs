@@ -95,7 +95,12 @@ fn open_writer_inner(target: &Target, options: &SqliteOptions) -> Result<Connect
     }
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", options.synchronous.pragma_value())?;
+    // Grouped: every pending migration *and* its line in the history commit in one
+    // transaction. Ungrouped, refinery commits a migration's SQL and its history line in two
+    // transactions, and a crash between them would leave a schema that the next start tries to
+    // create again, and cannot.
     embedded::migrations::runner()
+        .set_grouped(true)
         .run(&mut conn)
         .map_err(SqliteError::Migration)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -296,5 +301,67 @@ mod tests {
             .execute_batch("DELETE FROM products")
             .expect_err("product has orders");
         assert_eq!(e.sqlite_error_code(), Some(ErrorCode::ConstraintViolation));
+    }
+
+    #[test]
+    fn the_records_are_checked_by_the_database_too() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = open_writer(
+            &Target::File(dir.path().join("db")),
+            &SqliteOptions::default(),
+        )
+        .expect("open");
+        conn.execute_batch(
+            "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at)
+             VALUES ('P', 'Product', 100, 1, 0, 0), ('Q', 'Other', 100, 1, 0, 0);
+             INSERT INTO orders (product_id, quantity, status, unit_price_cents, total_cents,
+                                 created_at, updated_at) VALUES (1, 1, 'PENDING', 100, 100, 0, 0);
+             INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at)
+             VALUES (2, 1, 'initial', 'initial', NULL, 0), (1, -1, 'order_placed', 'x', 1, 0);
+             INSERT INTO order_events (order_id, from_status, to_status, source, event_id,
+                                       created_at)
+             VALUES (1, NULL, 'PENDING', 'api', NULL, 0), (1, 'PENDING', 'PAID', 'webhook', 'e', 0);
+             INSERT INTO idempotency_keys (scope, key, fingerprint, status, body, created_at)
+             VALUES ('POST /orders', 'k', 'f', 201, x'7b7d', 0);",
+        )
+        .expect("valid records");
+        let movement = "INSERT INTO stock_movements (product_id, delta, kind, reason, order_id,
+                                                     created_at) VALUES ";
+        let event = "INSERT INTO order_events (order_id, from_status, to_status, source,
+                                               event_id, created_at) VALUES ";
+        let refused = [
+            format!("{movement} (1, 1, 'gift', 'x', NULL, 0)"),
+            format!("{movement} (1, -1, 'order_placed', 'x', NULL, 0)"),
+            format!("{movement} (1, 1, 'adjustment', 'x', 1, 0)"),
+            format!("{movement} (9, 1, 'initial', 'x', NULL, 0)"),
+            format!("{movement} (1, 1, 'expired', 'x', 9, 0)"),
+            format!("{event} (1, 'PAID', 'SHIPPED', 'webhook', NULL, 0)"),
+            format!("{event} (1, 'PAID', 'SHIPPED', 'api', 'e', 0)"),
+            format!("{event} (1, 'PAID', 'LOST', 'api', NULL, 0)"),
+            format!("{event} (1, 'PAID', 'SHIPPED', 'cron', NULL, 0)"),
+            format!("{event} (9, NULL, 'PENDING', 'api', NULL, 0)"),
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, status, body, created_at)
+             VALUES ('POST /orders', 'k', 'g', 201, x'7b7d', 1)"
+                .into(),
+        ];
+        for sql in &refused {
+            let e = conn.execute_batch(sql).expect_err(sql);
+            assert_eq!(
+                e.sqlite_error_code(),
+                Some(ErrorCode::ConstraintViolation),
+                "{sql}: {e}"
+            );
+        }
+        // A product's ledger goes with it (the store deletes it explicitly as well).
+        conn.execute_batch("DELETE FROM products WHERE id = 2")
+            .expect("delete");
+        let left: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM stock_movements WHERE product_id = 2",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(left, 0);
     }
 }

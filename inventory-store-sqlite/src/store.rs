@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 use inventory_core::{
-    EventEffect, EventId, EventRecord, NewOrder, NewProduct, Order, OrderFilter, Page, Product,
-    ProductPatch, Result, Store, Transition,
+    ChangeSource, EventEffect, EventId, EventRecord, IdempotencyKey, Idempotent, NewOrder,
+    NewProduct, Order, OrderEvent, OrderFilter, Page, Product, ProductPatch, Result, StockMovement,
+    Store, Transition,
 };
 use time::OffsetDateTime;
 
@@ -13,10 +14,25 @@ use crate::sql::{self, to_db_time};
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_product(&self, product: NewProduct, at: OffsetDateTime) -> Result<Product> {
+    async fn create_product(
+        &self,
+        product: NewProduct,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<Product>> {
         let at = to_db_time(at)?;
-        self.write(move |c| sql::create_product(c, &product, at))
-            .await
+        let key = key.cloned();
+        // The key's lookup, the create and the key's record are one command: one savepoint.
+        self.write(move |c| {
+            sql::idempotent(
+                c,
+                key.as_ref(),
+                at,
+                |c| sql::create_product(c, &product, at),
+                serde_json::to_vec::<Product>,
+            )
+        })
+        .await
     }
 
     async fn get_product(&self, id: i64) -> Result<Product> {
@@ -46,15 +62,42 @@ impl Store for SqliteStore {
         self.write(move |c| sql::delete_product(c, id)).await
     }
 
-    async fn adjust_stock(&self, id: i64, delta: i64, at: OffsetDateTime) -> Result<Product> {
+    async fn adjust_stock(
+        &self,
+        id: i64,
+        delta: i64,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<Product> {
         let at = to_db_time(at)?;
-        self.write(move |c| sql::adjust_stock(c, id, delta, at))
+        let reason = reason.to_owned();
+        self.write(move |c| sql::adjust_stock(c, id, delta, &reason, at))
             .await
     }
 
-    async fn place_order(&self, order: NewOrder, at: OffsetDateTime) -> Result<Order> {
+    async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>> {
+        self.read(move |c| sql::list_movements(c, product_id, page))
+            .await
+    }
+
+    async fn place_order(
+        &self,
+        order: NewOrder,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<Order>> {
         let at = to_db_time(at)?;
-        self.write(move |c| sql::place_order(c, &order, at)).await
+        let key = key.cloned();
+        self.write(move |c| {
+            sql::idempotent(
+                c,
+                key.as_ref(),
+                at,
+                |c| sql::place_order(c, &order, at),
+                serde_json::to_vec::<Order>,
+            )
+        })
+        .await
     }
 
     async fn get_order(&self, id: i64) -> Result<Order> {
@@ -69,12 +112,29 @@ impl Store for SqliteStore {
         &self,
         order_id: i64,
         transition: Transition,
+        source: &ChangeSource,
         at: OffsetDateTime,
     ) -> Result<Order> {
         let at = to_db_time(at)?;
+        let source = source.clone();
         // Through the writer even when a no-op: the check must see the latest committed state,
         // and it is answered in the same order as the writes around it.
-        self.write(move |c| sql::change_status(c, order_id, transition, at))
+        self.write(move |c| sql::change_status(c, order_id, transition, &source, at))
+            .await
+    }
+
+    async fn order_history(&self, order_id: i64) -> Result<Vec<OrderEvent>> {
+        self.read(move |c| sql::order_history(c, order_id)).await
+    }
+
+    async fn expire_orders(
+        &self,
+        created_before: OffsetDateTime,
+        at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Order>> {
+        let (created_before, at) = (to_db_time(created_before)?, to_db_time(at)?);
+        self.write(move |c| sql::expire_orders(c, created_before, at, limit))
             .await
     }
 
@@ -92,6 +152,12 @@ impl Store for SqliteStore {
         let at = to_db_time(at)?;
         let event = event.clone();
         self.write(move |c| sql::apply_event(c, &event, effect, at))
+            .await
+    }
+
+    async fn purge_idempotency_keys(&self, created_before: OffsetDateTime) -> Result<u64> {
+        let created_before = to_db_time(created_before)?;
+        self.write(move |c| sql::purge_idempotency_keys(c, created_before))
             .await
     }
 

@@ -11,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use inventory_core::testing::concurrency::assert_invariant;
-use inventory_core::testing::{new_order, new_product, t0};
-use inventory_core::{Error, OrderStatus, Store};
+use inventory_core::testing::{StoreExt, new_order, new_product, t0};
+use inventory_core::{ChangeSource, Error, Inventory, OrderStatus, Store};
 use inventory_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 /// Set in the child's environment: the database to write to.
@@ -40,7 +40,7 @@ fn acknowledged_orders_survive_sigkill() {
     let product_id = rt.block_on(async {
         let store = SqliteStore::open(&path).await.expect("open");
         let p = store
-            .create_product(new_product("CRASH", 100, INITIAL_STOCK), t0())
+            .create(new_product("CRASH", 100, INITIAL_STOCK))
             .await
             .expect("create");
         store.close().await.expect("close");
@@ -138,6 +138,12 @@ fn acknowledged_orders_survive_sigkill() {
         }
         // stock = initial − Σ quantity of the orders present that hold stock, never negative.
         assert_invariant(&store, product_id, INITIAL_STOCK).await;
+        // And the ledger and the history were committed with their changes, or not at all.
+        let violations = Inventory::new(store.clone())
+            .verify_invariants()
+            .await
+            .expect("verify");
+        assert_eq!(violations, vec![]);
         store.close().await.expect("close");
     });
     let conn = rusqlite::Connection::open(&path).expect("raw open");
@@ -174,7 +180,7 @@ fn crash_child() {
 async fn place_orders(store: SqliteStore, client: usize) {
     for i in 0..ORDERS_PER_CLIENT {
         let quantity = 1 + (i + client as i64) % 3;
-        let order = match store.place_order(new_order(1, quantity), t0()).await {
+        let order = match store.order(new_order(1, quantity)).await {
             Ok(order) => order,
             Err(Error::InsufficientStock { .. }) => return,
             Err(e) => panic!("place_order: {e}"),
@@ -185,7 +191,7 @@ async fn place_orders(store: SqliteStore, client: usize) {
                 .transition_to(OrderStatus::Canceled)
                 .expect("allowed");
             store
-                .change_status(order.id, cancel, t0())
+                .change_status(order.id, cancel, &ChangeSource::Api, t0())
                 .await
                 .expect("cancel");
             acknowledge(&format!("CANCELED {}", order.id));

@@ -3,8 +3,10 @@
 
 use std::path::Path;
 
-use inventory_core::testing::{new_order, new_product, t0};
-use inventory_core::{Error, OrderFilter, OrderStatus, Page, Store, to_micros};
+use inventory_core::testing::{StoreExt, new_order, new_product};
+use inventory_core::{
+    Error, Idempotent, NewOrder, Order, OrderFilter, OrderStatus, Page, Store, to_micros,
+};
 use inventory_store_sqlite::{SqliteError, SqliteOptions, SqliteStore, latest_schema_version};
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -124,7 +126,7 @@ async fn a_schema_newer_than_the_code_is_refused_unchanged() {
     let path = dir.path().join("inventory.db");
     let store = SqliteStore::open(&path).await.expect("open");
     store
-        .create_product(new_product("KEEP", 100, 1), t0())
+        .create(new_product("KEEP", 100, 1))
         .await
         .expect("create");
     store.close().await.expect("close");
@@ -172,13 +174,10 @@ async fn reopening_keeps_data_and_migrates_nothing_twice() {
     let store = SqliteStore::open(&path).await.expect("open");
     assert_eq!(store.path(), Some(path.as_path()));
     let p = store
-        .create_product(new_product("P", 250, 10), t0())
+        .create(new_product("P", 250, 10))
         .await
         .expect("create");
-    let o = store
-        .place_order(new_order(p.id, 3), t0())
-        .await
-        .expect("order");
+    let o = store.order(new_order(p.id, 3)).await.expect("order");
     store.close().await.expect("close");
     store.close().await.expect("closing twice is harmless");
     let e = store.get_product(p.id).await.expect_err("closed");
@@ -205,6 +204,14 @@ async fn reopening_keeps_data_and_migrates_nothing_twice() {
     );
 }
 
+/// Places an order at `at`, without an idempotency key.
+async fn order_at(store: &SqliteStore, order: NewOrder, at: time::OffsetDateTime) -> Order {
+    match store.place_order(order, at, None).await.expect("order") {
+        Idempotent::Created(o) => o,
+        Idempotent::Replayed(_) => panic!("replayed without a key"),
+    }
+}
+
 #[tokio::test]
 async fn timestamps_read_back_equal_at_microsecond_precision() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -212,23 +219,17 @@ async fn timestamps_read_back_equal_at_microsecond_precision() {
         .await
         .expect("open");
     let p = store
-        .create_product(new_product("T", 100, 10), t0())
+        .create(new_product("T", 100, 10))
         .await
         .expect("create");
     let placed = to_micros(time::OffsetDateTime::now_utc());
-    let o = store
-        .place_order(new_order(p.id, 1), placed)
-        .await
-        .expect("order");
+    let o = order_at(&store, new_order(p.id, 1), placed).await;
     assert_eq!(o.created_at, placed);
     let read = store.get_order(o.id).await.expect("get");
     assert_eq!((read.created_at, read.updated_at), (placed, placed));
     // Before 1970 too (negative microseconds round toward the past, like `to_micros`).
     let old = to_micros(time::macros::datetime!(1969-12-31 23:59:59.999_999 UTC));
-    let o = store
-        .place_order(new_order(p.id, 1), old)
-        .await
-        .expect("order");
+    let o = order_at(&store, new_order(p.id, 1), old).await;
     assert_eq!(store.get_order(o.id).await.expect("get").created_at, old);
 }
 
@@ -241,13 +242,13 @@ async fn handles_dropped_with_commands_in_flight_lose_nothing() {
     let options = SqliteOptions::default().readers(1);
     let store = SqliteStore::open_with(&path, options).await.expect("open");
     let p = store
-        .create_product(new_product("D", 100, 100), t0())
+        .create(new_product("D", 100, 100))
         .await
         .expect("create");
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
         let store = store.clone();
-        tasks.spawn(async move { store.place_order(new_order(p.id, 1), t0()).await });
+        tasks.spawn(async move { store.order(new_order(p.id, 1)).await });
     }
     drop(store);
     while let Some(r) = tasks.join_next().await {
@@ -276,7 +277,7 @@ async fn options_are_applied_and_an_in_memory_store_works() {
         .await
         .expect("open");
     let p = store
-        .create_product(new_product("N", 100, 1), t0())
+        .create(new_product("N", 100, 1))
         .await
         .expect("create");
     store.ping().await.expect("ping");
@@ -289,7 +290,7 @@ async fn options_are_applied_and_an_in_memory_store_works() {
     let memory = SqliteStore::open_in_memory().await.expect("in memory");
     assert_eq!(memory.path(), None);
     let p = memory
-        .create_product(new_product("M", 100, 1), t0())
+        .create(new_product("M", 100, 1))
         .await
         .expect("create");
     assert_eq!(memory.get_product(p.id).await.expect("get"), p);

@@ -1,6 +1,7 @@
-//! Processed webhook events: recorded in the same savepoint as their effect.
+//! Processed webhook events: recorded in the same savepoint as their effect, which the order's
+//! history attributes to the event.
 
-use inventory_core::{Error, EventEffect, EventRecord, Order, Result};
+use inventory_core::{ChangeSource, Error, EventEffect, EventRecord, Order, Result};
 use rusqlite::{Connection, params};
 
 use super::change_status;
@@ -39,6 +40,11 @@ pub(crate) fn apply_event(
         EventEffect::ChangeStatus {
             order_id,
             transition,
-        } => change_status(conn, order_id, transition, at).map(Some),
+        } => {
+            let source = ChangeSource::Webhook {
+                event_id: event.id.as_str().to_owned(),
+            };
+            change_status(conn, order_id, transition, &source, at).map(Some)
+        }
     }
 }

@@ -7,11 +7,17 @@
 //! by queries, never by parsing a constraint's message.
 
 mod events;
+mod history;
+mod idempotency;
+mod ledger;
 mod orders;
 mod products;
 
 pub(crate) use events::{apply_event, event_processed};
-pub(crate) use orders::{change_status, get_order, list_orders, place_order};
+pub(crate) use history::order_history;
+pub(crate) use idempotency::{idempotent, purge_idempotency_keys};
+pub(crate) use ledger::list_movements;
+pub(crate) use orders::{change_status, expire_orders, get_order, list_orders, place_order};
 pub(crate) use products::{
     adjust_stock, create_product, delete_product, get_product, list_products, update_product,
 };
@@ -50,4 +56,20 @@ pub(crate) fn ping(conn: &Connection) -> Result<()> {
         .db()?
         .query_row([], |_| Ok(()))
         .db()
+}
+
+/// Runs the statements of one read on one snapshot. On a reader each statement is otherwise
+/// its own snapshot, and a write could commit between two of them; a read transaction (WAL)
+/// pins one. On the writer the read already runs inside the batch transaction, which nobody
+/// else writes, so it runs as it is.
+pub(crate) fn snapshot<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    if !conn.is_autocommit() {
+        return f(conn);
+    }
+    // Dropped without commit: rolled back, which for a read only ends the snapshot.
+    let tx = conn.unchecked_transaction().db()?;
+    f(&tx)
 }

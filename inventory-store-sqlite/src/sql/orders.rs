@@ -1,11 +1,13 @@
-//! Orders: placing them (the stock check and take in one statement) and moving their status.
+//! Orders: placing them (the stock check and take in one statement), moving their status, and
+//! expiring unpaid ones; each with its ledger and history rows.
 
 use inventory_core::{
-    Error, Money, NewOrder, Order, OrderFilter, OrderStatus, Page, Quantity, Result, Transition,
+    ChangeSource, Error, Money, MovementKind, NewOrder, Order, OrderFilter, OrderStatus, Page,
+    Quantity, Result, Transition,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{from_db_time, page_params};
+use super::{from_db_time, history, ledger, page_params};
 use crate::error::{DbResult, corrupt};
 
 /// The columns [`OrderRow::read`] expects, in order; a macro so statements are `concat!`ed at
@@ -59,11 +61,13 @@ impl OrderRow {
     }
 }
 
-fn parse_status(order_id: i64, s: &str) -> Result<OrderStatus> {
+pub(super) fn parse_status(order_id: i64, s: &str) -> Result<OrderStatus> {
     s.parse()
         .map_err(|e: String| corrupt(format!("order {order_id}: status: {e}")))
 }
 
+/// Takes the stock and inserts the order, its `order_placed` ledger row and its first history
+/// row.
 pub(crate) fn place_order(conn: &Connection, order: &NewOrder, at: i64) -> Result<Order> {
     let (product_id, quantity) = (order.product_id, order.quantity.get());
     // Check and take in one statement: the stock can never be read stale and go below zero,
@@ -109,6 +113,16 @@ pub(crate) fn place_order(conn: &Connection, order: &NewOrder, at: i64) -> Resul
             r.get(0)
         })
         .db()?;
+    ledger::record(
+        conn,
+        product_id,
+        -quantity,
+        MovementKind::OrderPlaced,
+        None,
+        Some(id),
+        at,
+    )?;
+    history::record(conn, id, None, OrderStatus::Pending, &ChangeSource::Api, at)?;
     let at = from_db_time(at)?;
     Ok(Order {
         id,
@@ -166,8 +180,15 @@ pub(crate) fn list_orders(
         .collect()
 }
 
-/// Compare-and-set on the status, with the stock restore in the same savepoint.
-pub(crate) fn change_status(conn: &Connection, id: i64, t: Transition, at: i64) -> Result<Order> {
+/// Compare-and-set on the status, with its history row and any stock restore (and its ledger
+/// row) in the same savepoint.
+pub(crate) fn change_status(
+    conn: &Connection,
+    id: i64,
+    t: Transition,
+    source: &ChangeSource,
+    at: i64,
+) -> Result<Order> {
     if t.is_noop() {
         // Nothing to write; only check the order is still where the caller saw it.
         let order = get_order(conn, id)?;
@@ -219,6 +240,40 @@ pub(crate) fn change_status(conn: &Connection, id: i64, t: Transition, at: i64) 
             // The foreign key makes this impossible; the savepoint undoes the status change.
             return Err(Error::ProductNotFound { id: row.product_id });
         }
+        let kind = match source {
+            ChangeSource::Expiry => MovementKind::Expired,
+            _ => MovementKind::OrderCanceled,
+        };
+        ledger::record(conn, row.product_id, row.quantity, kind, None, Some(id), at)?;
     }
+    history::record(conn, id, Some(t.from()), t.to(), source, at)?;
     row.into_order()
+}
+
+/// Cancels, as expired, up to `limit` PENDING orders created before `created_before`, oldest
+/// first (ties in id order), each exactly as [`change_status`] does. One command, so the whole
+/// sweep is one savepoint of the writer: nothing can pay an order between its selection and
+/// its cancel.
+pub(crate) fn expire_orders(
+    conn: &Connection,
+    created_before: i64,
+    at: i64,
+    limit: u32,
+) -> Result<Vec<Order>> {
+    let due: Vec<i64> = {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id FROM orders WHERE status = 'PENDING' AND created_at < ?1
+                 ORDER BY created_at, id LIMIT ?2",
+            )
+            .db()?;
+        let ids = stmt
+            .query_map(params![created_before, i64::from(limit)], |r| r.get(0))
+            .db()?;
+        ids.collect::<rusqlite::Result<_>>().db()?
+    };
+    let cancel = OrderStatus::Pending.transition_to(OrderStatus::Canceled)?;
+    due.into_iter()
+        .map(|id| change_status(conn, id, cancel, &ChangeSource::Expiry, at))
+        .collect()
 }

@@ -1,12 +1,12 @@
 //! Products.
 
 use inventory_core::{
-    Error, FieldError, MAX_STOCK, Money, NewProduct, Page, Product, ProductName, ProductPatch,
-    Result, Sku, ValidationErrors,
+    Error, MAX_STOCK, Money, MovementKind, NewProduct, Page, Product, ProductName, ProductPatch,
+    Result, Sku,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::page_params;
+use super::{ledger, page_params};
 use crate::error::{DbResult, corrupt, is_foreign_key_violation, is_unique_violation};
 
 /// The columns [`ProductRow::read`] expects, in order; a macro so statements are `concat!`ed
@@ -61,7 +61,7 @@ fn product_by_id(conn: &Connection, id: i64) -> Result<Option<Product>> {
     row.map(ProductRow::into_product).transpose()
 }
 
-fn exists(conn: &Connection, id: i64) -> Result<bool> {
+pub(super) fn exists(conn: &Connection, id: i64) -> Result<bool> {
     conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM products WHERE id = ?1)")
         .db()?
         .query_row([id], |r| r.get(0))
@@ -86,6 +86,8 @@ fn sku_conflict(e: rusqlite::Error, sku: &Sku) -> Error {
     }
 }
 
+/// Creates the product and its `initial` ledger row (even for a stock of 0: the ledger of every
+/// product starts with it).
 pub(crate) fn create_product(conn: &Connection, p: &NewProduct, at: i64) -> Result<Product> {
     if sku_taken(conn, &p.sku, None)? {
         return Err(Error::DuplicateSku { sku: p.sku.clone() });
@@ -107,6 +109,7 @@ pub(crate) fn create_product(conn: &Connection, p: &NewProduct, at: i64) -> Resu
             |r| r.get(0),
         )
         .map_err(|e| sku_conflict(e, &p.sku))?;
+    ledger::record(conn, id, p.stock, MovementKind::Initial, None, None, at)?;
     Ok(Product {
         id,
         sku: p.sku.clone(),
@@ -135,6 +138,16 @@ pub(crate) fn list_products(conn: &Connection, page: Page) -> Result<Vec<Product
         .collect()
 }
 
+fn stock_of(conn: &Connection, id: i64) -> Result<i64> {
+    conn.prepare_cached("SELECT stock FROM products WHERE id = ?1")
+        .db()?
+        .query_row([id], |r| r.get(0))
+        .optional()
+        .db()?
+        .ok_or(Error::ProductNotFound { id })
+}
+
+/// Applies the patch; a new stock level is a `set` ledger row with the difference.
 pub(crate) fn update_product(
     conn: &Connection,
     id: i64,
@@ -142,9 +155,7 @@ pub(crate) fn update_product(
     at: i64,
 ) -> Result<Product> {
     // Same order of checks as the reference store: the product first, then the SKU.
-    if !exists(conn, id)? {
-        return Err(Error::ProductNotFound { id });
-    }
+    let old_stock = stock_of(conn, id)?;
     if let Some(sku) = &patch.sku
         && sku_taken(conn, sku, Some(id))?
     {
@@ -175,9 +186,15 @@ pub(crate) fn update_product(
             Some(sku) => sku_conflict(e, sku),
             None => crate::error::SqliteError::Sqlite(e).into(),
         })?;
-    row.ok_or(Error::ProductNotFound { id })?.into_product()
+    let product = row.ok_or(Error::ProductNotFound { id })?.into_product()?;
+    if product.stock != old_stock {
+        let delta = product.stock - old_stock;
+        ledger::record(conn, id, delta, MovementKind::Set, None, None, at)?;
+    }
+    Ok(product)
 }
 
+/// Deletes a product without orders, and its ledger.
 pub(crate) fn delete_product(conn: &Connection, id: i64) -> Result<()> {
     if !exists(conn, id)? {
         return Err(Error::ProductNotFound { id });
@@ -190,6 +207,12 @@ pub(crate) fn delete_product(conn: &Connection, id: i64) -> Result<()> {
     if has_orders {
         return Err(Error::ProductHasOrders { id });
     }
+    // The foreign key's ON DELETE CASCADE would do it too, but only with `foreign_keys` on;
+    // the ledger goes explicitly, in the same savepoint.
+    conn.prepare_cached("DELETE FROM stock_movements WHERE product_id = ?1")
+        .db()?
+        .execute([id])
+        .db()?;
     conn.prepare_cached("DELETE FROM products WHERE id = ?1")
         .db()?
         .execute([id])
@@ -204,14 +227,15 @@ pub(crate) fn delete_product(conn: &Connection, id: i64) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn adjust_stock(conn: &Connection, id: i64, delta: i64, at: i64) -> Result<Product> {
-    let stock: i64 = conn
-        .prepare_cached("SELECT stock FROM products WHERE id = ?1")
-        .db()?
-        .query_row([id], |r| r.get(0))
-        .optional()
-        .db()?
-        .ok_or(Error::ProductNotFound { id })?;
+/// Adds `delta` with an `adjustment` ledger row carrying `reason`.
+pub(crate) fn adjust_stock(
+    conn: &Connection,
+    id: i64,
+    delta: i64,
+    reason: &str,
+    at: i64,
+) -> Result<Product> {
+    let stock = stock_of(conn, id)?;
     match stock.checked_add(delta).filter(|n| *n <= MAX_STOCK) {
         Some(new) if new >= 0 => {
             let sql = concat!(
@@ -223,6 +247,15 @@ pub(crate) fn adjust_stock(conn: &Connection, id: i64, delta: i64, at: i64) -> R
                 .db()?
                 .query_row(params![new, at, id], ProductRow::read)
                 .db()?;
+            ledger::record(
+                conn,
+                id,
+                delta,
+                MovementKind::Adjustment,
+                Some(reason),
+                None,
+                at,
+            )?;
             row.into_product()
         }
         Some(_) => Err(Error::InsufficientStock {
@@ -230,12 +263,6 @@ pub(crate) fn adjust_stock(conn: &Connection, id: i64, delta: i64, at: i64) -> R
             requested: delta.saturating_neg(),
             available: stock,
         }),
-        None => Err(Error::Validation(ValidationErrors::single(
-            FieldError::new(
-                ["body", "delta"],
-                "stock would exceed its maximum",
-                "less_than_equal",
-            ),
-        ))),
+        None => Err(Error::stock_above_maximum()),
     }
 }

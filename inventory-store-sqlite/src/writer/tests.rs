@@ -82,6 +82,15 @@ fn a_failing_command_undoes_only_itself() {
 
     assert_eq!(sql::get_product(&conn, 1).expect("A").stock, 3);
     assert_eq!((count(&conn, "products"), count(&conn, "orders")), (2, 1));
+    // The ledger and history rows went with the commands that wrote them: the two products'
+    // `initial` rows and the one order's row stand; the undone order's are gone.
+    assert_eq!(
+        (
+            count(&conn, "stock_movements"),
+            count(&conn, "order_events")
+        ),
+        (3, 1)
+    );
     assert_eq!(
         counters.snapshot(),
         WriterStats {
@@ -89,6 +98,62 @@ fn a_failing_command_undoes_only_itself() {
             commands: 6
         }
     );
+}
+
+/// Two requests with one key in the same batch: the second runs after the first stored its key,
+/// in the same transaction, and replays it; a failed create stores no key.
+#[test]
+fn one_key_in_one_batch_creates_once() {
+    use inventory_core::{IdempotencyKey, Idempotent};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conn = open(&dir);
+    let counters = Counters::default();
+    // Honoured from the epoch on, and the commands below store their keys at time 0.
+    let since = time::OffsetDateTime::UNIX_EPOCH;
+    let key = |body: &[u8]| IdempotencyKey::new("POST /orders", "k", body, since).expect("key");
+    let mut batch = Vec::new();
+    push(&mut batch, |c| {
+        sql::create_product(c, &new_product("A", 100, 5), 0)
+    });
+    let place = |k: IdempotencyKey, quantity: i64| {
+        move |c: &Connection| {
+            sql::idempotent(
+                c,
+                Some(&k),
+                0,
+                |c| sql::place_order(c, &new_order(1, quantity), 0),
+                serde_json::to_vec::<inventory_core::Order>,
+            )
+        }
+    };
+    let failed = push(&mut batch, place(key(b"x"), 9));
+    let first = push(&mut batch, place(key(b"x"), 2));
+    let again = push(&mut batch, place(key(b"x"), 2));
+    let other = push(&mut batch, place(key(b"y"), 2));
+    run_batch(&conn, batch, &counters);
+
+    assert!(matches!(
+        answer(failed),
+        Err(Error::InsufficientStock { .. })
+    ));
+    let Ok(Idempotent::Created(order)) = answer(first) else {
+        panic!("the first success creates")
+    };
+    let Ok(Idempotent::Replayed(stored)) = answer(again) else {
+        panic!("the repeat replays")
+    };
+    assert_eq!(stored.status, 201);
+    assert_eq!(stored.body, serde_json::to_vec(&order).expect("json"));
+    assert!(matches!(
+        answer(other),
+        Err(Error::IdempotencyKeyReused { .. })
+    ));
+    assert_eq!(
+        (count(&conn, "orders"), count(&conn, "idempotency_keys")),
+        (1, 1)
+    );
+    assert_eq!(sql::get_product(&conn, 1).expect("A").stock, 3);
+    assert_eq!(counters.snapshot().commits, 1);
 }
 
 #[test]

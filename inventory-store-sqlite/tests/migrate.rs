@@ -1,0 +1,182 @@
+//! Upgrading a database written by the first release (schema V1: no ledger, no history): V2
+//! backfills both so that the invariant verifier finds nothing wrong, and the store carries on.
+
+use std::path::Path;
+
+use inventory_core::testing::{StoreExt, new_order, new_product};
+use inventory_core::{
+    ChangeSource, Inventory, MovementKind, OrderStatus, Page, Store, time::macros::datetime,
+};
+use inventory_store_sqlite::{SqliteStore, latest_schema_version};
+
+/// A database migrated to V1 only, as the first release left it: V1's SQL run by refinery, so
+/// that its history (and V1's checksum) is exactly what the store finds in the field.
+fn v1_database(path: &Path) -> rusqlite::Connection {
+    let v1 = refinery::Migration::unapplied(
+        "V1__initial",
+        include_str!("../migrations/V1__initial.sql"),
+    )
+    .expect("V1 migration");
+    let mut conn = rusqlite::Connection::open(path).expect("raw open");
+    refinery::Runner::new(&[v1])
+        .run(&mut conn)
+        .expect("migrate to V1");
+    conn
+}
+
+/// Microseconds since the epoch of 2026-11-24 10:00 UTC, plus `minutes`.
+fn at(minutes: i64) -> i64 {
+    datetime!(2026-11-24 10:00 UTC).unix_timestamp() * 1_000_000 + minutes * 60_000_000
+}
+
+/// Rows as V1 wrote them. Stock is what V1 kept: initial − units of live orders (cancels
+/// returned theirs) ± adjustments it did not record.
+fn fill_v1(conn: &rusqlite::Connection) {
+    conn.execute_batch(&format!(
+        "INSERT INTO products (id, sku, name, price_cents, stock, created_at, updated_at) VALUES
+             (1, 'A', 'Product A', 100, 7, {t0}, {t9}),
+             (2, 'B', 'Product B', 250, 0, {t0}, {t9}),
+             (3, 'C', 'Product C', 999, 5, {t1}, {t1});
+         INSERT INTO orders (id, product_id, quantity, status, unit_price_cents, total_cents,
+                             created_at, updated_at) VALUES
+             (1, 1, 2, 'PENDING',  100, 200, {t2}, {t2}),
+             (2, 1, 1, 'PAID',     100, 100, {t2}, {t3}),
+             (3, 1, 3, 'SHIPPED',  100, 300, {t3}, {t9}),
+             (4, 1, 4, 'CANCELED', 100, 400, {t3}, {t4}),
+             (5, 2, 1, 'CANCELED', 250, 250, {t4}, {t9}),
+             (6, 2, 2, 'PAID',     250, 500, {t4}, {t9});
+         INSERT INTO webhook_events (event_id, kind, order_id, processed_at) VALUES
+             ('evt-1', 'payment.succeeded', 2, {t3});",
+        t0 = at(0),
+        t1 = at(1),
+        t2 = at(2),
+        t3 = at(3),
+        t4 = at(4),
+        t9 = at(9),
+    ))
+    .expect("V1 rows");
+}
+
+#[tokio::test]
+async fn a_v1_database_is_upgraded_with_a_consistent_ledger_and_history() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("v1.db");
+    let conn = v1_database(&path);
+    fill_v1(&conn);
+    drop(conn);
+
+    let store = SqliteStore::open(&path).await.expect("open a V1 database");
+    let inventory = Inventory::new(store.clone());
+    assert_eq!(inventory.verify_invariants().await.expect("verify"), vec![]);
+
+    // A: stock 7, held 2 + 1 + 3 → initial 13; then each order, and the cancel of order 4.
+    let ledger = store.list_movements(1, Page::default()).await.expect("A");
+    let rows: Vec<_> = ledger
+        .iter()
+        .map(|m| (m.kind, m.delta, m.order_id, m.reason.as_str()))
+        .collect();
+    use MovementKind::*;
+    assert_eq!(
+        rows,
+        vec![
+            (Initial, 13, None, "initial"),
+            (OrderPlaced, -2, Some(1), "order_placed"),
+            (OrderPlaced, -1, Some(2), "order_placed"),
+            (OrderPlaced, -3, Some(3), "order_placed"),
+            (OrderPlaced, -4, Some(4), "order_placed"),
+            (OrderCanceled, 4, Some(4), "order_canceled"),
+        ]
+    );
+    assert!(ledger.windows(2).all(|w| w[0].id < w[1].id));
+    let dated: Vec<_> = ledger
+        .iter()
+        .map(|m| m.created_at.unix_timestamp())
+        .collect();
+    let secs = |m: i64| at(m) / 1_000_000;
+    assert_eq!(
+        dated,
+        vec![secs(0), secs(2), secs(2), secs(3), secs(3), secs(4)]
+    );
+    // C has no orders: its ledger is its stock.
+    let c = store.list_movements(3, Page::default()).await.expect("C");
+    assert_eq!(
+        c.iter().map(|m| (m.kind, m.delta)).collect::<Vec<_>>(),
+        vec![(Initial, 5)]
+    );
+
+    // One history row per order: placed, and now in its status.
+    for (id, status) in [(1, OrderStatus::Pending), (3, OrderStatus::Shipped)] {
+        let history = store.order_history(id).await.expect("history");
+        let rows: Vec<_> = history
+            .iter()
+            .map(|e| (e.from_status, e.to_status, e.source.clone()))
+            .collect();
+        assert_eq!(rows, vec![(None, status, ChangeSource::Api)]);
+    }
+
+    // The store carries on from there, and the invariant keeps holding.
+    let o = store.order(new_order(1, 2)).await.expect("order");
+    let cancel = OrderStatus::Pending
+        .transition_to(OrderStatus::Canceled)
+        .expect("allowed");
+    store
+        .change_status(1, cancel, &ChangeSource::Api, o.created_at)
+        .await
+        .expect("cancel a V1 order");
+    store
+        .adjust_stock(2, 3, "found", o.created_at)
+        .await
+        .expect("adjust");
+    let p = store
+        .create(new_product("D", 100, 4))
+        .await
+        .expect("create");
+    assert!(p.id > 3, "a new product gets a new id");
+    assert_eq!(inventory.verify_invariants().await.expect("verify"), vec![]);
+    assert_eq!(
+        store.order_history(1).await.expect("history").len(),
+        2,
+        "the cancel is recorded after the backfilled row"
+    );
+    store.close().await.expect("close");
+
+    // Migrated once: V1 and V2 in the history, and reopening applies nothing.
+    let store = SqliteStore::open(&path).await.expect("reopen");
+    assert_eq!(
+        Inventory::new(store.clone())
+            .verify_invariants()
+            .await
+            .expect("verify"),
+        vec![]
+    );
+    store.close().await.expect("close");
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM refinery_schema_history ORDER BY version")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("versions");
+    assert_eq!(versions, (1..=latest_schema_version()).collect::<Vec<_>>());
+    assert_eq!(latest_schema_version(), 2);
+}
+
+#[tokio::test]
+async fn an_empty_v1_database_is_upgraded_too() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("v1.db");
+    drop(v1_database(&path));
+    let store = SqliteStore::open(&path).await.expect("open");
+    let p = store
+        .create(new_product("E", 100, 0))
+        .await
+        .expect("create");
+    let ledger = store.list_movements(p.id, Page::default()).await;
+    let kinds: Vec<_> = ledger
+        .expect("ledger")
+        .iter()
+        .map(|m| (m.kind, m.delta))
+        .collect();
+    assert_eq!(kinds, vec![(MovementKind::Initial, 0)]);
+}
