@@ -1,6 +1,6 @@
 //! Webhook events: the event id is recorded in the same transaction as its effect.
 
-use inventory_core::{Error, EventEffect, EventId, EventRecord, Order};
+use inventory_core::{ChangeSource, Error, EventEffect, EventId, EventRecord, Order};
 use time::OffsetDateTime;
 
 use crate::PostgresStore;
@@ -55,17 +55,23 @@ impl PostgresStore {
             EventEffect::ChangeStatus {
                 order_id,
                 transition,
-            } => match change_status_on(&tx, order_id, transition, at).await {
-                Ok(order) => Some(order),
-                Err(e) => {
-                    // A failed effect must leave no trace, so the sender's retry can succeed: the
-                    // event row goes with the rollback, and a concurrent delivery waiting on it
-                    // goes on. If the rollback itself fails the connection is gone, and the
-                    // server discards the transaction anyway; the effect's error is the answer.
-                    let _ = tx.rollback().await;
-                    return Err(e);
+            } => {
+                let source = ChangeSource::Webhook {
+                    event_id: event.id.as_str().to_owned(),
+                };
+                match change_status_on(&tx, order_id, transition, &source, at).await {
+                    Ok(order) => Some(order),
+                    Err(e) => {
+                        // A failed effect must leave no trace, so the sender's retry can
+                        // succeed: the event row goes with the rollback, and a concurrent
+                        // delivery waiting on it goes on. If the rollback itself fails the
+                        // connection is gone, and the server discards the transaction anyway;
+                        // the effect's error is the answer.
+                        let _ = tx.rollback().await;
+                        return Err(e);
+                    }
                 }
-            },
+            }
         };
         tx.commit().await?;
         Ok(order)

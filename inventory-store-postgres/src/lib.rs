@@ -6,15 +6,20 @@
 //! number of instances (each with its own pool) stay exactly as correct as one:
 //!
 //! - placing an order is one conditional statement (`UPDATE … WHERE stock >= quantity`, and the
-//!   INSERT fed by what it returned);
+//!   INSERTs of the order, its ledger row and its history row fed by what it returned);
 //! - a status change is a compare-and-set (`UPDATE … WHERE id = $1 AND status = $expected`),
-//!   with the stock restore in the same statement;
+//!   with its history row, and the stock restore with its ledger row, in the same statement;
+//! - every other stock change writes its ledger row in the statement that changes the stock;
 //! - a webhook event's id is inserted in the transaction of its effect, and the primary key
-//!   (`ON CONFLICT DO NOTHING`) decides which delivery applies.
+//!   (`ON CONFLICT DO NOTHING`) decides which delivery applies; an idempotency key likewise, in
+//!   the transaction of the create it guards;
+//! - the expiry sweep locks the due orders with `SKIP LOCKED`, so concurrent sweeps split them,
+//!   and cancels each with the same compare-and-set.
 //!
-//! Rows are always locked in the same order (webhook event, then order, then product), so these
-//! operations do not deadlock each other; should the server still abort one for a deadlock or a
-//! serialization failure, it is retried a bounded number of times.
+//! Rows are always locked in the same order (webhook event or idempotency key, then order, then
+//! product; several products by id), so these operations do not deadlock each other; should the
+//! server still abort one for a deadlock or a serialization failure, it is retried a bounded
+//! number of times.
 //!
 //! A database out of reach (connection refused or lost, pool exhausted past its wait timeout)
 //! is [`inventory_core::Error::Unavailable`], which the server answers with 503: never a panic,
@@ -22,6 +27,8 @@
 
 mod error;
 mod events;
+mod expiry;
+mod idempotency;
 mod migrate;
 mod orders;
 mod products;
@@ -35,8 +42,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use inventory_core::{
-    EventEffect, EventId, EventRecord, NewOrder, NewProduct, Order, OrderFilter, Page, Product,
-    ProductPatch, Result, Store, Transition,
+    ChangeSource, EventEffect, EventId, EventRecord, IdempotencyKey, Idempotent, NewOrder,
+    NewProduct, Order, OrderEvent, OrderFilter, Page, Product, ProductPatch, Result, StockMovement,
+    Store, Transition,
 };
 use time::OffsetDateTime;
 use tokio_postgres::NoTls;
@@ -239,8 +247,13 @@ where
 
 #[async_trait]
 impl Store for PostgresStore {
-    async fn create_product(&self, product: NewProduct, at: OffsetDateTime) -> Result<Product> {
-        retrying(|| self.create_product_once(&product, at)).await
+    async fn create_product(
+        &self,
+        product: NewProduct,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<Product>> {
+        retrying(|| self.create_product_once(&product, at, key)).await
     }
 
     async fn get_product(&self, id: i64) -> Result<Product> {
@@ -264,12 +277,27 @@ impl Store for PostgresStore {
         retrying(|| self.delete_product_once(id)).await
     }
 
-    async fn adjust_stock(&self, id: i64, delta: i64, at: OffsetDateTime) -> Result<Product> {
-        retrying(|| self.adjust_stock_once(id, delta, at)).await
+    async fn adjust_stock(
+        &self,
+        id: i64,
+        delta: i64,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<Product> {
+        retrying(|| self.adjust_stock_once(id, delta, reason, at)).await
     }
 
-    async fn place_order(&self, order: NewOrder, at: OffsetDateTime) -> Result<Order> {
-        retrying(|| self.place_order_once(order, at)).await
+    async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>> {
+        retrying(|| self.list_movements_once(product_id, page)).await
+    }
+
+    async fn place_order(
+        &self,
+        order: NewOrder,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<Order>> {
+        retrying(|| self.place_order_once(order, at, key)).await
     }
 
     async fn get_order(&self, id: i64) -> Result<Order> {
@@ -284,9 +312,23 @@ impl Store for PostgresStore {
         &self,
         order_id: i64,
         transition: Transition,
+        source: &ChangeSource,
         at: OffsetDateTime,
     ) -> Result<Order> {
-        retrying(|| self.change_status_once(order_id, transition, at)).await
+        retrying(|| self.change_status_once(order_id, transition, source, at)).await
+    }
+
+    async fn order_history(&self, order_id: i64) -> Result<Vec<OrderEvent>> {
+        retrying(|| self.order_history_once(order_id)).await
+    }
+
+    async fn expire_orders(
+        &self,
+        created_before: OffsetDateTime,
+        at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Order>> {
+        retrying(|| self.expire_orders_once(created_before, at, limit)).await
     }
 
     async fn event_processed(&self, id: &EventId) -> Result<bool> {
@@ -300,6 +342,10 @@ impl Store for PostgresStore {
         at: OffsetDateTime,
     ) -> Result<Option<Order>> {
         retrying(|| self.apply_event_once(event, effect, at)).await
+    }
+
+    async fn purge_idempotency_keys(&self, created_before: OffsetDateTime) -> Result<u64> {
+        retrying(|| self.purge_idempotency_keys_once(created_before)).await
     }
 
     async fn ping(&self) -> Result<()> {

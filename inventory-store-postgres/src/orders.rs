@@ -1,31 +1,48 @@
-//! Orders: place, read, list, and the status compare-and-set (shared with webhook events).
+//! Orders: place, read, list, history, and the status compare-and-set (shared with webhook
+//! events and the expiry).
 
-use deadpool_postgres::GenericClient;
-use inventory_core::{Error, NewOrder, Order, OrderFilter, Page, Transition};
+use deadpool_postgres::{GenericClient, Transaction};
+use inventory_core::{
+    ChangeSource, Error, IdempotencyKey, Idempotent, NewOrder, Order, OrderEvent, OrderFilter,
+    Page, Transition,
+};
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::error::OpResult;
+use crate::idempotency;
 use crate::products::limit_skip;
-use crate::rows::{self, ORDER_COLUMNS, order_columns};
+use crate::rows::{self, ORDER_COLUMNS, event_columns, order_columns};
 
-/// Places an order in one statement: takes the stock only `WHERE stock >= quantity`, and inserts
-/// the order from what that UPDATE returned, with the price as it was at that moment.
+/// Places an order in one statement: takes the stock only `WHERE stock >= quantity`, inserts
+/// the order from what that UPDATE returned, with the price as it was at that moment, and from
+/// the inserted order its `order_placed` ledger row and its first history row.
 ///
 /// No read-then-write race: under READ COMMITTED, an UPDATE that meets a row changed by a
 /// concurrent transaction waits for it, then re-checks its WHERE on the newest version, so two
 /// callers can never both take the last unit. No UPDATE row, no INSERT: a refused order leaves
-/// nothing behind (not even a consumed id).
+/// nothing behind (not even a consumed id). The ledger and history rows' foreign keys are
+/// checked at the end of the statement, when the order they name exists.
 const PLACE_SQL: &str = concat!(
     "WITH taken AS (\
          UPDATE products SET stock = stock - $2, updated_at = $3 \
-         WHERE id = $1 AND stock >= $2 RETURNING id, price_cents) \
-     INSERT INTO orders \
-         (product_id, quantity, status, unit_price_cents, total_cents, created_at, updated_at) \
-     SELECT id, $2, 'PENDING', price_cents, price_cents * $2, $3, $3 FROM taken \
-     RETURNING ",
-    order_columns!()
+         WHERE id = $1 AND stock >= $2 RETURNING id, price_cents), \
+     placed AS (\
+         INSERT INTO orders \
+             (product_id, quantity, status, unit_price_cents, total_cents, created_at, \
+              updated_at) \
+         SELECT id, $2, 'PENDING', price_cents, price_cents * $2, $3, $3 FROM taken \
+         RETURNING ",
+    order_columns!(),
+    "), \
+     ledger AS (\
+         INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
+         SELECT product_id, -quantity, 'order_placed', 'order_placed', id, $3 FROM placed), \
+     history AS (\
+         INSERT INTO order_events (order_id, from_status, to_status, source, created_at) \
+         SELECT id, NULL, 'PENDING', 'api', $3 FROM placed) \
+     SELECT * FROM placed"
 );
 
 const LOCK_STOCK_SQL: &str = "SELECT stock FROM products WHERE id = $1 FOR UPDATE";
@@ -63,17 +80,27 @@ fn list_query<'a>(
     (sql, params)
 }
 
-/// The compare-and-set: changes the status only if it is still `$2`.
+/// The compare-and-set: changes the status only if it is still `$2`, with its history row
+/// (source `$5`, event id `$6`) written from the row it changed: none when the CAS lost.
 const CAS_SQL: &str = concat!(
-    "UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2 RETURNING ",
-    order_columns!()
+    "WITH moved AS (\
+         UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2 \
+         RETURNING ",
+    order_columns!(),
+    "), \
+     history AS (\
+         INSERT INTO order_events \
+             (order_id, from_status, to_status, source, event_id, created_at) \
+         SELECT id, $2::text, $3::text, $5::text, $6::text, $4 FROM moved) \
+     SELECT * FROM moved"
 );
 
-/// The compare-and-set that also returns the order's units to stock, in one statement (so one
-/// atomic step). The order row is locked first (by `moved`), the product row second (the join
-/// needs `moved`'s output before it can update anything): the same order every operation that
-/// locks both uses, so they cannot deadlock each other. `restored` runs to completion although
-/// nothing reads it (PostgreSQL always completes data-modifying CTEs).
+/// The compare-and-set that also returns the order's units to stock with their ledger row (kind
+/// `$7`), and writes the history row, in one statement (so one atomic step). The order row is
+/// locked first (by `moved`), the product row second (the join needs `moved`'s output before it
+/// can update anything): the same order every operation that locks both uses, so they cannot
+/// deadlock each other. `restored`, `ledger` and `history` run to completion although nothing
+/// reads them (PostgreSQL always completes data-modifying CTEs).
 const CAS_RESTORE_SQL: &str = concat!(
     "WITH moved AS (\
          UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2 \
@@ -82,8 +109,25 @@ const CAS_RESTORE_SQL: &str = concat!(
     "), \
      restored AS (\
          UPDATE products SET stock = products.stock + moved.quantity, updated_at = $4 \
-         FROM moved WHERE products.id = moved.product_id) \
+         FROM moved WHERE products.id = moved.product_id), \
+     ledger AS (\
+         INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
+         SELECT product_id, quantity, $7::text, $7::text, id, $4 FROM moved), \
+     history AS (\
+         INSERT INTO order_events \
+             (order_id, from_status, to_status, source, event_id, created_at) \
+         SELECT id, $2::text, $3::text, $5::text, $6::text, $4 FROM moved) \
      SELECT * FROM moved"
+);
+
+/// An order's history, and whether the order exists, in one snapshot (as for the ledger: no
+/// row is "no such order", one row of NULLs an empty history).
+const HISTORY_SQL: &str = concat!(
+    "SELECT e.* FROM orders o LEFT JOIN LATERAL (\
+         SELECT ",
+    event_columns!(),
+    " FROM order_events WHERE order_id = o.id) e ON true \
+     WHERE o.id = $1 ORDER BY e.id"
 );
 
 const STATUS_SQL: &str = "SELECT status FROM orders WHERE id = $1";
@@ -93,36 +137,35 @@ impl PostgresStore {
         &self,
         o: NewOrder,
         at: OffsetDateTime,
-    ) -> OpResult<Order> {
+        key: Option<&IdempotencyKey>,
+    ) -> OpResult<Idempotent<Order>> {
         let mut client = self.client().await?;
-        let stmt = client.prepare_cached(PLACE_SQL).await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-            [&o.product_id, &o.quantity.get(), &at];
-        if let Some(row) = client.query_opt(&stmt, &params).await? {
-            return rows::order(&row);
-        }
-        // Refused, or no such product. Tell which from the newest stock rather than from this
-        // statement's snapshot (under contention that snapshot can show units that a concurrent
-        // order took meanwhile): lock the row, decide on what the lock shows, and if a concurrent
-        // change has freed enough units since, place the order under that lock.
-        let tx = client.transaction().await?;
-        let lock = tx.prepare_cached(LOCK_STOCK_SQL).await?;
-        let Some(row) = tx.query_opt(&lock, &[&o.product_id]).await? else {
-            return Err(Error::ProductNotFound { id: o.product_id }.into());
-        };
-        let available: i64 = row.try_get("stock")?;
-        if available < o.quantity.get() {
-            return Err(Error::InsufficientStock {
-                product_id: o.product_id,
-                requested: o.quantity.get(),
-                available,
+        let params: [&(dyn ToSql + Sync); 3] = [&o.product_id, &o.quantity.get(), &at];
+        let Some(key) = key else {
+            // One round trip when the stock suffices, the common case.
+            let stmt = client.prepare_cached(PLACE_SQL).await?;
+            if let Some(row) = client.query_opt(&stmt, &params).await? {
+                return Ok(Idempotent::Created(rows::order(&row)?));
             }
-            .into());
+            let tx = client.transaction().await?;
+            let order = place_under_lock(&tx, o, &params).await?;
+            tx.commit().await?;
+            return Ok(Idempotent::Created(order));
+        };
+        // The key, the order and its ledger and history rows commit together or not at all.
+        // Dropping the transaction on an early return rolls it back (and the key's claim).
+        let tx = client.transaction().await?;
+        if let Some(stored) = idempotency::claim(&tx, key, at).await? {
+            return Ok(Idempotent::Replayed(stored));
         }
-        let row = tx.query_one(&stmt, &params).await?;
-        let order = rows::order(&row)?;
+        let stmt = tx.prepare_cached(PLACE_SQL).await?;
+        let order = match tx.query_opt(&stmt, &params).await? {
+            Some(row) => rows::order(&row)?,
+            None => place_under_lock(&tx, o, &params).await?,
+        };
+        idempotency::complete(&tx, key, &idempotency::body(&order)?).await?;
         tx.commit().await?;
-        Ok(order)
+        Ok(Idempotent::Created(order))
     }
 
     pub(crate) async fn get_order_once(&self, id: i64) -> OpResult<Order> {
@@ -157,15 +200,62 @@ impl PostgresStore {
         &self,
         id: i64,
         t: Transition,
+        source: &ChangeSource,
         at: OffsetDateTime,
     ) -> OpResult<Order> {
         let client = self.client().await?;
-        change_status_on(&client, id, t, at).await
+        change_status_on(&client, id, t, source, at).await
+    }
+
+    pub(crate) async fn order_history_once(&self, order_id: i64) -> OpResult<Vec<OrderEvent>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(HISTORY_SQL).await?;
+        let rows = client.query(&stmt, &[&order_id]).await?;
+        if rows.is_empty() {
+            return Err(Error::OrderNotFound { id: order_id }.into());
+        }
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // The one row of NULLs of an order without history (none since V2's backfill).
+            if row.try_get::<_, Option<i64>>("id")?.is_some() {
+                events.push(rows::event(row)?);
+            }
+        }
+        Ok(events)
     }
 }
 
+/// The slow path of placing an order, in `tx`: the fast statement was refused (or not tried).
+/// Tells why from the newest stock rather than from a statement's snapshot (under contention
+/// that snapshot can show units that a concurrent order took meanwhile): locks the product row,
+/// decides on what the lock shows, and if a concurrent change has freed enough units since,
+/// places the order under that lock.
+async fn place_under_lock(
+    tx: &Transaction<'_>,
+    o: NewOrder,
+    params: &[&(dyn ToSql + Sync); 3],
+) -> OpResult<Order> {
+    let lock = tx.prepare_cached(LOCK_STOCK_SQL).await?;
+    let Some(row) = tx.query_opt(&lock, &[&o.product_id]).await? else {
+        return Err(Error::ProductNotFound { id: o.product_id }.into());
+    };
+    let available: i64 = row.try_get("stock")?;
+    if available < o.quantity.get() {
+        return Err(Error::InsufficientStock {
+            product_id: o.product_id,
+            requested: o.quantity.get(),
+            available,
+        }
+        .into());
+    }
+    let stmt = tx.prepare_cached(PLACE_SQL).await?;
+    let row = tx.query_one(&stmt, params).await?;
+    rows::order(&row)
+}
+
 /// Applies `t` to order `id` on `client` (a pooled connection, or the transaction of a webhook
-/// event): compare-and-set on the status, with the stock restore in the same statement.
+/// event): compare-and-set on the status, with its history row, and the stock restore with its
+/// ledger row, in the same statement.
 ///
 /// A no-op transition writes nothing and only checks the status. When the CAS matches no row the
 /// order is read again to tell "no such order" from "its status moved on".
@@ -173,6 +263,7 @@ pub(crate) async fn change_status_on<C: GenericClient>(
     client: &C,
     id: i64,
     t: Transition,
+    source: &ChangeSource,
     at: OffsetDateTime,
 ) -> OpResult<Order> {
     let (from, to) = (t.from().as_str(), t.to().as_str());
@@ -187,13 +278,19 @@ pub(crate) async fn change_status_on<C: GenericClient>(
         }
         return Ok(order);
     }
-    let sql = if t.restores_stock() {
-        CAS_RESTORE_SQL
+    let (kind, event_id) = (source.kind(), source.event_id());
+    let row = if t.restores_stock() {
+        let ledger_kind = restore_kind(source).as_str();
+        let stmt = client.prepare_cached(CAS_RESTORE_SQL).await?;
+        let params: [&(dyn ToSql + Sync); 7] =
+            [&id, &from, &to, &at, &kind, &event_id, &ledger_kind];
+        client.query_opt(&stmt, &params).await?
     } else {
-        CAS_SQL
+        let stmt = client.prepare_cached(CAS_SQL).await?;
+        let params: [&(dyn ToSql + Sync); 6] = [&id, &from, &to, &at, &kind, &event_id];
+        client.query_opt(&stmt, &params).await?
     };
-    let stmt = client.prepare_cached(sql).await?;
-    if let Some(row) = client.query_opt(&stmt, &[&id, &from, &to, &at]).await? {
+    if let Some(row) = row {
         return rows::order(&row);
     }
     let stmt = client.prepare_cached(STATUS_SQL).await?;
@@ -206,6 +303,16 @@ pub(crate) async fn change_status_on<C: GenericClient>(
     // Statuses only move forward, so a refused CAS cannot find the order back in `from`; were it
     // so, the caller re-plans on StatusConflict like after any lost race.
     Err(conflict(id, t, current))
+}
+
+/// The ledger kind of units returned by a cancellation from `source`.
+fn restore_kind(source: &ChangeSource) -> inventory_core::MovementKind {
+    match source {
+        ChangeSource::Expiry => inventory_core::MovementKind::Expired,
+        ChangeSource::Api | ChangeSource::Webhook { .. } => {
+            inventory_core::MovementKind::OrderCanceled
+        }
+    }
 }
 
 fn conflict(id: i64, t: Transition, current: inventory_core::OrderStatus) -> crate::error::OpError {

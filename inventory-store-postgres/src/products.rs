@@ -1,21 +1,35 @@
-//! Products: create, read, list, update, delete, adjust stock. Each is one statement (so atomic
-//! on its own), except the slow path of `adjust_stock`, which is one short transaction.
+//! Products: create, read, list, update, delete, adjust stock, and the ledger. Each change is
+//! one statement writing the product and its ledger row together (so atomic on its own), except
+//! the slow path of `adjust_stock` and a create with an idempotency key, which are one short
+//! transaction each.
 
-use inventory_core::{Error, FieldError, MAX_STOCK, NewProduct, Page, Product, ProductPatch};
+use deadpool_postgres::GenericClient;
+use inventory_core::{
+    Error, IdempotencyKey, Idempotent, MAX_STOCK, NewProduct, Page, Product, ProductPatch,
+    StockMovement,
+};
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 
 use crate::PostgresStore;
 use crate::error::{OpError, OpResult, is_foreign_key_violation, violates};
-use crate::rows::{self, product_columns};
+use crate::idempotency;
+use crate::rows::{self, movement_columns, product_columns};
 
 /// The UNIQUE constraint on `products.sku`, named in the migration.
 const SKU_CONSTRAINT: &str = "products_sku_key";
 
+/// The product and its `initial` ledger row (even for a stock of 0), in one statement.
 const INSERT_SQL: &str = concat!(
-    "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
-    product_columns!()
+    "WITH created AS (\
+         INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
+    product_columns!(),
+    "), \
+     ledger AS (\
+         INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
+         SELECT id, stock, 'initial', 'initial', $5 FROM created) \
+     SELECT * FROM created"
 );
 
 const SELECT_SQL: &str = concat!(
@@ -37,16 +51,34 @@ const LIST_AFTER_SQL: &str = concat!(
     " FROM products WHERE id > $3 ORDER BY id LIMIT $1 OFFSET $2"
 );
 
-/// A partial update in one statement: a NULL parameter keeps the column.
+/// A partial update in one statement: a NULL parameter keeps the column. A changed stock writes
+/// a `set` ledger row with the difference.
+///
+/// `old` locks the row and reads its newest stock (under READ COMMITTED, a locking read waits
+/// for a concurrent writer, then returns the version it committed), and nothing can change it
+/// between that lock and the UPDATE: so `stock - old_stock` is exactly this update's change.
+/// `NO KEY UPDATE` is the lock the UPDATE takes anyway; it leaves the foreign-key checks of
+/// concurrent inserts naming the product (orders, ledger rows) free to proceed.
 const UPDATE_SQL: &str = concat!(
-    "UPDATE products SET sku = COALESCE($2::text, sku), name = COALESCE($3::text, name), \
-     price_cents = COALESCE($4::bigint, price_cents), stock = COALESCE($5::bigint, stock), \
-     updated_at = $6 WHERE id = $1 RETURNING ",
-    product_columns!()
+    "WITH old AS (SELECT id, stock FROM products WHERE id = $1 FOR NO KEY UPDATE), \
+     updated AS (\
+         UPDATE products SET sku = COALESCE($2::text, sku), name = COALESCE($3::text, name), \
+         price_cents = COALESCE($4::bigint, price_cents), \
+         stock = COALESCE($5::bigint, products.stock), updated_at = $6 \
+         FROM old WHERE products.id = old.id \
+         RETURNING products.id, sku, name, price_cents, products.stock, old.stock AS old_stock), \
+     ledger AS (\
+         INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
+         SELECT id, stock - old_stock, 'set', 'set', $6 FROM updated \
+         WHERE stock <> old_stock) \
+     SELECT ",
+    product_columns!(),
+    " FROM updated"
 );
 
-/// Deletes the product only if no order references it, and tells in the same statement which
-/// of "not found", "has orders" and "deleted" happened.
+/// Deletes the product only if no order references it (its ledger goes with it, by the foreign
+/// key's ON DELETE CASCADE), and tells in the same statement which of "not found", "has orders"
+/// and "deleted" happened.
 ///
 /// Both subqueries read the statement's snapshot. An order committed after it (its `place_order`
 /// held the product row, so this DELETE waited and then re-checked) is caught by the foreign
@@ -61,13 +93,39 @@ const DELETE_SQL: &str = "\
     SELECT (SELECT has_orders FROM target) AS has_orders, \
            EXISTS (SELECT 1 FROM gone) AS deleted";
 
-/// Adds `$2` to the stock when the result stays within `0 ..= $4`, in one conditional statement.
-/// Written as bounds on `$2` so that no sum can overflow a BIGINT. Under concurrent writers the
-/// WHERE is re-checked on the newest row version before updating, so it never goes below zero.
+/// Adds `$2` to the stock when the result stays within `0 ..= $4`, with its `adjustment` ledger
+/// row carrying the reason `$5`, in one conditional statement. Written as bounds on `$2` so that
+/// no sum can overflow a BIGINT. Under concurrent writers the WHERE is re-checked on the newest
+/// row version before updating, so it never goes below zero. No UPDATE row, no ledger row.
 const ADJUST_SQL: &str = concat!(
-    "UPDATE products SET stock = stock + $2, updated_at = $3 \
-     WHERE id = $1 AND $2 >= -stock AND $2 <= $4 - stock RETURNING ",
-    product_columns!()
+    "WITH adjusted AS (\
+         UPDATE products SET stock = stock + $2, updated_at = $3 \
+         WHERE id = $1 AND $2 >= -stock AND $2 <= $4 - stock RETURNING ",
+    product_columns!(),
+    "), \
+     ledger AS (\
+         INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
+         SELECT id, $2, 'adjustment', $5, $3 FROM adjusted) \
+     SELECT * FROM adjusted"
+);
+
+/// A product's ledger page, and whether the product exists, in one snapshot: the product row
+/// joined to its page of movements, so a missing product is no row at all and an empty ledger
+/// one row of NULLs. Two texts, with and without the cursor, as for the listings.
+const MOVEMENTS_SQL: &str = concat!(
+    "SELECT m.* FROM products p LEFT JOIN LATERAL (\
+         SELECT ",
+    movement_columns!(),
+    " FROM stock_movements WHERE product_id = p.id ORDER BY id LIMIT $2 OFFSET $3) m ON true \
+     WHERE p.id = $1 ORDER BY m.id"
+);
+const MOVEMENTS_AFTER_SQL: &str = concat!(
+    "SELECT m.* FROM products p LEFT JOIN LATERAL (\
+         SELECT ",
+    movement_columns!(),
+    " FROM stock_movements WHERE product_id = p.id AND id > $4 \
+         ORDER BY id LIMIT $2 OFFSET $3) m ON true \
+     WHERE p.id = $1 ORDER BY m.id"
 );
 
 const LOCK_STOCK_SQL: &str = "SELECT stock FROM products WHERE id = $1 FOR UPDATE";
@@ -77,29 +135,22 @@ impl PostgresStore {
         &self,
         p: &NewProduct,
         at: OffsetDateTime,
-    ) -> OpResult<Product> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(INSERT_SQL).await?;
-        let row = client
-            .query_one(
-                &stmt,
-                &[
-                    &p.sku.as_str(),
-                    &p.name.as_str(),
-                    &p.price.cents(),
-                    &p.stock,
-                    &at,
-                ],
-            )
-            .await
-            .map_err(|e| -> OpError {
-                if violates(&e, &SqlState::UNIQUE_VIOLATION, SKU_CONSTRAINT) {
-                    Error::DuplicateSku { sku: p.sku.clone() }.into()
-                } else {
-                    e.into()
-                }
-            });
-        rows::product(&row?)
+        key: Option<&IdempotencyKey>,
+    ) -> OpResult<Idempotent<Product>> {
+        let mut client = self.client().await?;
+        let Some(key) = key else {
+            return Ok(Idempotent::Created(insert_product(&client, p, at).await?));
+        };
+        // The key, the product and its ledger row commit together or not at all. Dropping the
+        // transaction on an early return rolls it back (and with it the key's claim).
+        let tx = client.transaction().await?;
+        if let Some(stored) = idempotency::claim(&tx, key, at).await? {
+            return Ok(Idempotent::Replayed(stored));
+        }
+        let product = insert_product(&tx, p, at).await?;
+        idempotency::complete(&tx, key, &idempotency::body(&product)?).await?;
+        tx.commit().await?;
+        Ok(Idempotent::Created(product))
     }
 
     pub(crate) async fn get_product_once(&self, id: i64) -> OpResult<Product> {
@@ -181,14 +232,14 @@ impl PostgresStore {
         &self,
         id: i64,
         delta: i64,
+        reason: &str,
         at: OffsetDateTime,
     ) -> OpResult<Product> {
         let mut client = self.client().await?;
         let stmt = client.prepare_cached(ADJUST_SQL).await?;
-        if let Some(row) = client
-            .query_opt(&stmt, &[&id, &delta, &at, &MAX_STOCK])
-            .await?
-        {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&id, &delta, &at, &MAX_STOCK, &reason];
+        if let Some(row) = client.query_opt(&stmt, &params).await? {
             return rows::product(&row);
         }
         // Refused (or no such product). Say why from the newest stock, not the snapshot's:
@@ -202,7 +253,7 @@ impl PostgresStore {
         let available: i64 = row.try_get("stock")?;
         match available.checked_add(delta) {
             Some(n) if (0..=MAX_STOCK).contains(&n) => {
-                let row = tx.query_one(&stmt, &[&id, &delta, &at, &MAX_STOCK]).await?;
+                let row = tx.query_one(&stmt, &params).await?;
                 let product = rows::product(&row)?;
                 tx.commit().await?;
                 Ok(product)
@@ -213,18 +264,73 @@ impl PostgresStore {
                 available,
             }
             .into()),
-            // Above the maximum: the same answer as the in-memory reference store.
-            _ => Err(
-                Error::Validation(inventory_core::ValidationErrors::single(FieldError::new(
-                    ["body", "delta"],
-                    "stock would exceed its maximum",
-                    "less_than_equal",
-                )))
-                .into(),
-            ),
+            // Above the maximum: the one answer every store gives.
+            _ => Err(Error::stock_above_maximum().into()),
         }
         // On the error arms the transaction is dropped, which rolls it back.
     }
+
+    pub(crate) async fn list_movements_once(
+        &self,
+        product_id: i64,
+        page: Page,
+    ) -> OpResult<Vec<StockMovement>> {
+        let client = self.client().await?;
+        let (limit, skip) = limit_skip(page);
+        let rows = match page.after_id() {
+            Some(after) => {
+                let stmt = client.prepare_cached(MOVEMENTS_AFTER_SQL).await?;
+                client
+                    .query(&stmt, &[&product_id, &limit, &skip, &after])
+                    .await?
+            }
+            None => {
+                let stmt = client.prepare_cached(MOVEMENTS_SQL).await?;
+                client.query(&stmt, &[&product_id, &limit, &skip]).await?
+            }
+        };
+        if rows.is_empty() {
+            return Err(Error::ProductNotFound { id: product_id }.into());
+        }
+        let mut movements = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // The one row of NULLs of a product with no movement on this page.
+            if row.try_get::<_, Option<i64>>("id")?.is_some() {
+                movements.push(rows::movement(row)?);
+            }
+        }
+        Ok(movements)
+    }
+}
+
+/// Inserts a product and its `initial` ledger row on `client` (a pooled connection, or the
+/// transaction of an idempotency key).
+async fn insert_product<C: GenericClient>(
+    client: &C,
+    p: &NewProduct,
+    at: OffsetDateTime,
+) -> OpResult<Product> {
+    let stmt = client.prepare_cached(INSERT_SQL).await?;
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &p.sku.as_str(),
+                &p.name.as_str(),
+                &p.price.cents(),
+                &p.stock,
+                &at,
+            ],
+        )
+        .await
+        .map_err(|e| -> OpError {
+            if violates(&e, &SqlState::UNIQUE_VIOLATION, SKU_CONSTRAINT) {
+                Error::DuplicateSku { sku: p.sku.clone() }.into()
+            } else {
+                e.into()
+            }
+        });
+    rows::product(&row?)
 }
 
 /// `LIMIT` and `OFFSET` as BIGINT parameters. `Page` keeps `skip` within `i64`.

@@ -1,7 +1,10 @@
 //! Reading rows into the core's types. Every value is re-validated: a row edited by hand into
 //! something the domain refuses is reported as corrupt, never passed on.
 
-use inventory_core::{Money, Order, OrderStatus, Product, ProductName, Quantity, Sku};
+use inventory_core::{
+    ChangeSource, Money, MovementKind, Order, OrderEvent, OrderStatus, Product, ProductName,
+    Quantity, Sku, StockMovement,
+};
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 
@@ -22,7 +25,21 @@ macro_rules! order_columns {
     };
 }
 
-pub(crate) use {order_columns, product_columns};
+/// The ledger columns every ledger query returns.
+macro_rules! movement_columns {
+    () => {
+        "id, product_id, delta, kind, reason, order_id, created_at"
+    };
+}
+
+/// The history columns every history query returns.
+macro_rules! event_columns {
+    () => {
+        "id, order_id, from_status, to_status, source, event_id, created_at"
+    };
+}
+
+pub(crate) use {event_columns, movement_columns, order_columns, product_columns};
 
 /// The order columns, for SQL built at run time.
 pub(crate) const ORDER_COLUMNS: &str = order_columns!();
@@ -61,6 +78,42 @@ pub(crate) fn order(row: &Row) -> OpResult<Order> {
         // The driver reads TIMESTAMPTZ as UTC, so values compare equal to what was written.
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
+    })
+}
+
+/// A ledger row from a row holding [`movement_columns!`].
+pub(crate) fn movement(row: &Row) -> OpResult<StockMovement> {
+    let id: i64 = get(row, "id")?;
+    let kind: &str = get(row, "kind")?;
+    Ok(StockMovement {
+        id,
+        product_id: get(row, "product_id")?,
+        delta: get(row, "delta")?,
+        kind: MovementKind::parse(kind)
+            .ok_or_else(|| corrupt(format!("movement {id}: kind {kind:?}")))?,
+        reason: get(row, "reason")?,
+        order_id: get(row, "order_id")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+/// A history row from a row holding [`event_columns!`].
+pub(crate) fn event(row: &Row) -> OpResult<OrderEvent> {
+    let id: i64 = get(row, "id")?;
+    let bad = |what: &str, why: String| corrupt(format!("order event {id}: {what}: {why}"));
+    let from: Option<&str> = get(row, "from_status")?;
+    let source: &str = get(row, "source")?;
+    Ok(OrderEvent {
+        id,
+        order_id: get(row, "order_id")?,
+        from_status: from
+            .map(status)
+            .transpose()
+            .map_err(|e| bad("from_status", e))?,
+        to_status: status(get(row, "to_status")?).map_err(|e| bad("to_status", e))?,
+        source: ChangeSource::from_parts(source, get(row, "event_id")?)
+            .ok_or_else(|| bad("source", format!("{source:?} without its event id")))?,
+        created_at: get(row, "created_at")?,
     })
 }
 

@@ -3,14 +3,17 @@
 
 mod common;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use common::{TestDb, test_options};
 use inventory_core::testing::concurrency::assert_invariant;
-use inventory_core::testing::{new_order, new_product, t0};
+use inventory_core::testing::{StoreExt, new_order, new_product, t0};
+use inventory_core::time::Duration;
 use inventory_core::{
-    Error, EventEffect, EventId, EventRecord, Inventory, OrderStatus, PAYMENT_SUCCEEDED, Store,
-    WebhookHeaders, WebhookOutcome, WebhookVerifier,
+    ChangeSource, Error, EventEffect, EventId, EventRecord, IdempotencyKey, Idempotent, Inventory,
+    MovementKind, OrderStatus, PAYMENT_SUCCEEDED, Page, ProductPatch, Store, WebhookHeaders,
+    WebhookOutcome, WebhookVerifier,
 };
 use inventory_store_postgres::PostgresStore;
 use tokio::task::JoinSet;
@@ -29,13 +32,13 @@ async fn two_instances() -> (PostgresStore, PostgresStore, TestDb) {
 async fn orders_split_across_instances_never_oversell() {
     let (a, b, _db) = two_instances().await;
     let p = a
-        .create_product(new_product("MI-1", 100, 50), t0())
+        .create(new_product("MI-1", 100, 50))
         .await
         .expect("create");
     let mut tasks = JoinSet::new();
     for i in 0..200 {
         let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.spawn(async move { store.place_order(new_order(p.id, 1), t0()).await });
+        tasks.spawn(async move { store.order(new_order(p.id, 1)).await });
     }
     let (mut ok, mut refused) = (0, 0);
     while let Some(r) = tasks.join_next().await {
@@ -59,13 +62,10 @@ async fn orders_split_across_instances_never_oversell() {
 async fn one_event_through_both_instances_applies_once() {
     let (a, b, _db) = two_instances().await;
     let p = a
-        .create_product(new_product("MI-2", 100, 10), t0())
+        .create(new_product("MI-2", 100, 10))
         .await
         .expect("create");
-    let o = a
-        .place_order(new_order(p.id, 1), t0())
-        .await
-        .expect("order");
+    let o = a.order(new_order(p.id, 1)).await.expect("order");
     let pay = OrderStatus::Pending
         .transition_to(OrderStatus::Paid)
         .expect("allowed");
@@ -156,7 +156,7 @@ async fn signed_webhook_delivered_to_both_instances_pays_once() {
 async fn racing_cancels_across_instances_restore_stock_once() {
     let (a, b, _db) = two_instances().await;
     let p = a
-        .create_product(new_product("MI-4", 100, 30), t0())
+        .create(new_product("MI-4", 100, 30))
         .await
         .expect("create");
     let inv_a = Arc::new(Inventory::new(a.clone()));
@@ -205,7 +205,7 @@ async fn concurrent_first_connects_migrate_once() {
         .await
         .expect("schema history")
         .get(0);
-    assert_eq!(applied, 1, "V1 applied exactly once");
+    assert_eq!(applied, 2, "V1 and V2 applied exactly once each");
     for s in &stores {
         s.ping().await.expect("ping");
     }
@@ -218,13 +218,10 @@ async fn data_survives_a_restart() {
         .await
         .expect("connect");
     let p = store
-        .create_product(new_product("RST-1", 4999, 10), t0())
+        .create(new_product("RST-1", 4999, 10))
         .await
         .expect("create");
-    let o = store
-        .place_order(new_order(p.id, 3), t0())
-        .await
-        .expect("order");
+    let o = store.order(new_order(p.id, 3)).await.expect("order");
     let record = EventRecord {
         id: EventId::parse("rst-evt").expect("valid"),
         kind: PAYMENT_SUCCEEDED.into(),
@@ -256,10 +253,7 @@ async fn data_survives_a_restart() {
         store.apply_event(&record, effect, t0()).await,
         Err(Error::EventAlreadyProcessed { .. })
     ));
-    let next = store
-        .place_order(new_order(p.id, 1), t0())
-        .await
-        .expect("order");
+    let next = store.order(new_order(p.id, 1)).await.expect("order");
     assert!(next.id > o.id, "ids are never reused");
 }
 
@@ -268,13 +262,10 @@ async fn delete_racing_an_order_on_another_instance_never_orphans_it() {
     let (a, b, _db) = two_instances().await;
     for i in 0..30 {
         let p = a
-            .create_product(new_product(&format!("DR-{i}"), 100, 5), t0())
+            .create(new_product(&format!("DR-{i}"), 100, 5))
             .await
             .expect("create");
-        let (ordered, deleted) = tokio::join!(
-            a.place_order(new_order(p.id, 1), t0()),
-            b.delete_product(p.id),
-        );
+        let (ordered, deleted) = tokio::join!(a.order(new_order(p.id, 1)), b.delete_product(p.id),);
         match (&ordered, &deleted) {
             // The order came first: the product stays, with its order.
             (Ok(o), Err(Error::ProductHasOrders { id })) => {
@@ -289,4 +280,202 @@ async fn delete_racing_an_order_on_another_instance_never_orphans_it() {
             other => panic!("impossible outcome {other:?}"),
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_idempotency_key_through_both_instances_creates_once() {
+    let (a, b, _db) = two_instances().await;
+    let p = a
+        .create(new_product("MI-IDEM", 100, 100))
+        .await
+        .expect("create");
+    let key = |body: &str| {
+        IdempotencyKey::new(
+            "POST /orders",
+            "mi-key",
+            body.as_bytes(),
+            t0() - Duration::hours(24),
+        )
+        .expect("key")
+    };
+    let k = Arc::new(key("body"));
+    let mut tasks = JoinSet::new();
+    for i in 0..20 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let k = k.clone();
+        tasks.spawn(async move { store.place_order(new_order(p.id, 1), t0(), Some(&k)).await });
+    }
+    let (mut created, mut replayed) = (Vec::new(), Vec::new());
+    while let Some(r) = tasks.join_next().await {
+        match r.expect("task").expect("no error") {
+            Idempotent::Created(o) => created.push(o),
+            Idempotent::Replayed(stored) => replayed.push(stored),
+        }
+    }
+    assert_eq!((created.len(), replayed.len()), (1, 19));
+    let original = serde_json::to_value(&created[0]).expect("json");
+    for stored in &replayed {
+        assert_eq!(stored.status, 201);
+        let body: serde_json::Value = serde_json::from_slice(&stored.body).expect("json");
+        assert_eq!(body, original, "every replay answers the first response");
+    }
+    assert_eq!(b.get_product(p.id).await.expect("get").stock, 99);
+    assert!(matches!(
+        b.place_order(new_order(p.id, 2), t0(), Some(&key("other body")))
+            .await,
+        Err(Error::IdempotencyKeyReused { .. })
+    ));
+    assert_eq!(
+        Inventory::new(a).verify_invariants().await.expect("verify"),
+        vec![]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sweeps_on_both_instances_expire_each_order_once() {
+    let (a, b, _db) = two_instances().await;
+    // Several products, so that concurrent sweeps lock overlapping sets of products.
+    let mut products = Vec::new();
+    for i in 0..4 {
+        let p = a
+            .create(new_product(&format!("MI-EXP-{i}"), 100, 1000))
+            .await
+            .expect("create");
+        products.push(p.id);
+    }
+    let mut orders = Vec::new();
+    for i in 0..120 {
+        let product = products[i % products.len()];
+        orders.push(
+            a.order(new_order(product, 1 + (i as i64 % 3)))
+                .await
+                .expect("order"),
+        );
+    }
+    // Payments race the sweeps: each order ends either PAID or expired, never both.
+    let pay = OrderStatus::Pending
+        .transition_to(OrderStatus::Paid)
+        .expect("allowed");
+    let mut payments = JoinSet::new();
+    for o in orders.iter().step_by(5) {
+        let (store, id) = (b.clone(), o.id);
+        payments.spawn(async move {
+            let paid = store.change_status(id, pay, &ChangeSource::Api, t0()).await;
+            (id, paid)
+        });
+    }
+    let cutoff = t0() + Duration::minutes(1);
+    let mut sweeps = JoinSet::new();
+    for i in 0..6 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        sweeps.spawn(async move {
+            let mut expired = Vec::new();
+            loop {
+                let batch = store.expire_orders(cutoff, cutoff, 7).await.expect("sweep");
+                if batch.is_empty() {
+                    return expired;
+                }
+                expired.extend(batch.into_iter().map(|o| o.id));
+            }
+        });
+    }
+    let mut paid = HashSet::new();
+    while let Some(r) = payments.join_next().await {
+        match r.expect("task") {
+            (id, Ok(_)) => assert!(paid.insert(id)),
+            (_, Err(Error::StatusConflict { .. })) => {}
+            (_, Err(e)) => panic!("unexpected error {e:?}"),
+        }
+    }
+    let mut expired = Vec::new();
+    while let Some(r) = sweeps.join_next().await {
+        expired.extend(r.expect("task"));
+    }
+    let expired_set: HashSet<i64> = expired.iter().copied().collect();
+    assert_eq!(expired.len(), expired_set.len(), "an order expired twice");
+    assert!(expired_set.is_disjoint(&paid), "a paid order expired");
+    assert_eq!(
+        expired.len() + paid.len(),
+        orders.len(),
+        "every order decided"
+    );
+    for o in &orders {
+        let status = a.get_order(o.id).await.expect("get").status;
+        let want = if paid.contains(&o.id) {
+            OrderStatus::Paid
+        } else {
+            OrderStatus::Canceled
+        };
+        assert_eq!(status, want, "order {}", o.id);
+        let history = b.order_history(o.id).await.expect("history");
+        assert_eq!(history.len(), 2, "placed, then paid or expired once");
+    }
+    let mut expired_rows = 0;
+    for id in &products {
+        let ledger = a
+            .list_movements(*id, Page::default())
+            .await
+            .expect("ledger");
+        expired_rows += ledger
+            .iter()
+            .filter(|m| m.kind == MovementKind::Expired)
+            .count();
+    }
+    assert_eq!(expired_rows, expired.len(), "stock restored once per order");
+    assert_eq!(
+        Inventory::new(b).verify_invariants().await.expect("verify"),
+        vec![]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_sets_adjustments_and_orders_keep_the_ledger_exact() {
+    let (a, b, _db) = two_instances().await;
+    let p = a
+        .create(new_product("MI-LEDGER", 100, 50))
+        .await
+        .expect("create");
+    let cancel = OrderStatus::Pending
+        .transition_to(OrderStatus::Canceled)
+        .expect("allowed");
+    let mut tasks = JoinSet::new();
+    for i in 0..90i64 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.spawn(async move {
+            // Each writer's ledger row must carry exactly its own change, whatever ran between
+            // its read of the stock and its write.
+            match i % 3 {
+                0 => {
+                    let patch = ProductPatch {
+                        stock: Some(40 + i % 7),
+                        ..ProductPatch::default()
+                    };
+                    store.update_product(p.id, patch, t0()).await.map(drop)
+                }
+                1 => store
+                    .adjust_stock(p.id, if i % 2 == 0 { 3 } else { -2 }, "race", t0())
+                    .await
+                    .map(drop),
+                _ => {
+                    let o = store.order(new_order(p.id, 2)).await?;
+                    if i % 4 == 0 {
+                        store
+                            .change_status(o.id, cancel, &ChangeSource::Api, t0())
+                            .await?;
+                    }
+                    Ok(())
+                }
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        match r.expect("task") {
+            Ok(()) | Err(Error::InsufficientStock { .. }) => {}
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+    assert_eq!(
+        Inventory::new(a).verify_invariants().await.expect("verify"),
+        vec![]
+    );
 }

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{TestDb, fresh_store, test_options};
-use inventory_core::testing::{new_product, t0};
+use inventory_core::testing::{StoreExt, new_product, t0};
 use inventory_core::{Error, Store};
 use inventory_store_postgres::{PostgresOptions, PostgresStore};
 
@@ -74,7 +74,7 @@ async fn exhausted_pool_is_unavailable_after_the_wait_timeout() {
         .await
         .expect("connect");
     let p = store
-        .create_product(new_product("POOL-1", 100, 5), t0())
+        .create(new_product("POOL-1", 100, 5))
         .await
         .expect("create");
 
@@ -87,7 +87,7 @@ async fn exhausted_pool_is_unavailable_after_the_wait_timeout() {
         .expect("lock");
     let blocked = {
         let store = store.clone();
-        tokio::spawn(async move { store.adjust_stock(p.id, 1, t0()).await })
+        tokio::spawn(async move { store.adjust_stock(p.id, 1, "restock", t0()).await })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
 
@@ -109,7 +109,7 @@ async fn exhausted_pool_is_unavailable_after_the_wait_timeout() {
 async fn lost_connections_are_unavailable_then_replaced() {
     let (store, db) = fresh_store().await;
     let p = store
-        .create_product(new_product("LOST-1", 100, 5), t0())
+        .create(new_product("LOST-1", 100, 5))
         .await
         .expect("create");
     // Warm several pooled connections, then kill every session of the database but ours, as a

@@ -1,0 +1,99 @@
+//! The unpaid-order expiry: cancels old PENDING orders as `expiry`, safely from any number of
+//! instances sweeping at once.
+
+use inventory_core::Order;
+use time::OffsetDateTime;
+
+use crate::PostgresStore;
+use crate::error::OpResult;
+use crate::rows::{self, order_columns};
+
+/// The oldest due orders, locked. `SKIP LOCKED`: orders another sweeper has taken (or that a
+/// concurrent status change holds) are left to it, so concurrent sweeps split the work instead of
+/// queueing behind each other. Under READ COMMITTED a row changed and committed since the
+/// snapshot is re-checked on its newest version before it is locked, so a just-paid order is
+/// never returned. `NO KEY UPDATE`, the lock a status UPDATE takes anyway: it does not block the
+/// foreign-key checks of inserts that name the order (ledger and history rows).
+const DUE_SQL: &str = "SELECT id, product_id FROM orders \
+                       WHERE status = 'PENDING' AND created_at < $1 \
+                       ORDER BY created_at, id LIMIT $2 \
+                       FOR NO KEY UPDATE SKIP LOCKED";
+
+/// Locks the products of the due orders in id order (rows are locked as the sort returns them),
+/// before any of them is updated. Two sweeps touching the same products thus take them in the
+/// same order and cannot deadlock; and no other operation holds a product while waiting for an
+/// order, so holding orders while waiting for products cannot deadlock either.
+const LOCK_PRODUCTS_SQL: &str =
+    "SELECT id FROM products WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE";
+
+/// Cancels the locked orders exactly as `change_status` would, in one statement: the
+/// compare-and-set on PENDING (always true under the locks, kept as the statement's own
+/// guarantee), the units returned per product, and each order's `expired` ledger row and
+/// `expiry` history row. `sum` of BIGINT is NUMERIC, hence the cast.
+const EXPIRE_SQL: &str = concat!(
+    "WITH moved AS (\
+         UPDATE orders SET status = 'CANCELED', updated_at = $2 \
+         WHERE id = ANY($1) AND status = 'PENDING' RETURNING ",
+    order_columns!(),
+    "), \
+     restored AS (\
+         UPDATE products SET stock = products.stock + back.quantity, updated_at = $2 \
+         FROM (SELECT product_id, sum(quantity)::bigint AS quantity FROM moved \
+               GROUP BY product_id) back \
+         WHERE products.id = back.product_id), \
+     ledger AS (\
+         INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
+         SELECT product_id, quantity, 'expired', 'expired', id, $2 FROM moved \
+         ORDER BY created_at, id), \
+     history AS (\
+         INSERT INTO order_events \
+             (order_id, from_status, to_status, source, event_id, created_at) \
+         SELECT id, 'PENDING', 'CANCELED', 'expiry', NULL, $2 FROM moved \
+         ORDER BY created_at, id) \
+     SELECT * FROM moved ORDER BY created_at, id"
+);
+
+impl PostgresStore {
+    /// One transaction: lock the due orders, lock their products, cancel them all, commit.
+    /// An order is canceled by exactly one sweep (or status change): whoever holds its row lock
+    /// decides, and the others skip it or find it no longer PENDING.
+    pub(crate) async fn expire_orders_once(
+        &self,
+        created_before: OffsetDateTime,
+        at: OffsetDateTime,
+        limit: u32,
+    ) -> OpResult<Vec<Order>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let due = tx.prepare_cached(DUE_SQL).await?;
+        let rows = tx
+            .query(&due, &[&created_before, &i64::from(limit)])
+            .await?;
+        if rows.is_empty() {
+            // Nothing written; dropping the transaction rolls it back.
+            return Ok(Vec::new());
+        }
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut products = Vec::with_capacity(rows.len());
+        for row in &rows {
+            ids.push(row.try_get::<_, i64>("id")?);
+            products.push(row.try_get::<_, i64>("product_id")?);
+        }
+        products.sort_unstable();
+        products.dedup();
+        let lock = tx.prepare_cached(LOCK_PRODUCTS_SQL).await?;
+        tx.execute(&lock, &[&products]).await?;
+        let expire = tx.prepare_cached(EXPIRE_SQL).await?;
+        let expired = tx
+            .query(&expire, &[&ids, &at])
+            .await?
+            .iter()
+            .map(rows::order)
+            .collect::<OpResult<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok(expired)
+    }
+}
