@@ -31,7 +31,12 @@ impl Smoke {
         }
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(b) = body {
             req = req.json(b);
@@ -48,7 +53,12 @@ impl Smoke {
         }
     }
 
-    async fn webhook(&self, body: &str, signature: Option<String>, event_id: &str) -> (StatusCode, Value) {
+    async fn webhook(
+        &self,
+        body: &str,
+        signature: Option<String>,
+        event_id: &str,
+    ) -> (StatusCode, Value) {
         let mut req = self
             .client
             .post(format!("{}/webhooks/payment", self.base))
@@ -72,7 +82,10 @@ impl Smoke {
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -84,8 +97,16 @@ async fn main() -> ExitCode {
     let secret = arg(&args, "--webhook-secret")
         .or_else(|| std::env::var("WEBHOOK_SECRET").ok())
         .unwrap_or_else(|| "dev-secret".into());
-    let mut s = Smoke { client: Client::new(), base: base.trim_end_matches('/').to_owned(), secret, failures: 0 };
-    let run = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let mut s = Smoke {
+        client: Client::new(),
+        base: base.trim_end_matches('/').to_owned(),
+        secret,
+        failures: 0,
+    };
+    let run = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     use reqwest::Method as M;
 
     let (st, body) = s.send(M::GET, "/health", None).await;
@@ -101,40 +122,104 @@ async fn main() -> ExitCode {
         .await;
     s.check("create product → 201", st == StatusCode::CREATED, &product);
     let pid = product["id"].as_i64().unwrap_or(0);
-    s.check("price kept exactly", product["price"] == json!(10.50), &product["price"]);
+    s.check(
+        "price kept exactly",
+        product["price"] == json!(10.50),
+        &product["price"],
+    );
 
-    let (st, order) = s.send(M::POST, "/orders/", Some(&json!({"product_id": pid, "quantity": 3}))).await;
+    let (st, order) = s
+        .send(
+            M::POST,
+            "/orders/",
+            Some(&json!({"product_id": pid, "quantity": 3})),
+        )
+        .await;
     s.check("create order → 201", st == StatusCode::CREATED, &order);
     let oid = order["id"].as_i64().unwrap_or(0);
-    s.check("order is PENDING", order["status"] == "PENDING", &order["status"]);
+    s.check(
+        "order is PENDING",
+        order["status"] == "PENDING",
+        &order["status"],
+    );
 
     let (_, product) = s.send(M::GET, &format!("/products/{pid}"), None).await;
-    s.check("stock reduced to 7", product["stock"] == 7, &product["stock"]);
+    s.check(
+        "stock reduced to 7",
+        product["stock"] == 7,
+        &product["stock"],
+    );
 
-    let (st, err) = s.send(M::POST, "/orders/", Some(&json!({"product_id": pid, "quantity": 100}))).await;
+    let (st, err) = s
+        .send(
+            M::POST,
+            "/orders/",
+            Some(&json!({"product_id": pid, "quantity": 100})),
+        )
+        .await;
     s.check("insufficient stock → 409", st == StatusCode::CONFLICT, st);
-    s.check("409 says what is available", err["detail"]["available"] == 7, &err);
+    s.check(
+        "409 says what is available",
+        err["detail"]["available"] == 7,
+        &err,
+    );
 
-    let (st, err) = s.send(M::PUT, &format!("/orders/{oid}"), Some(&json!({"status": "SHIPPED"}))).await;
-    s.check("PENDING → SHIPPED refused with 400", st == StatusCode::BAD_REQUEST, &err);
+    let (st, err) = s
+        .send(
+            M::PUT,
+            &format!("/orders/{oid}"),
+            Some(&json!({"status": "SHIPPED"})),
+        )
+        .await;
+    s.check(
+        "PENDING → SHIPPED refused with 400",
+        st == StatusCode::BAD_REQUEST,
+        &err,
+    );
 
-    let body = json!({"event": "payment.succeeded", "order_id": oid, "amount": 31.50, "currency": "USD"}).to_string();
+    let body =
+        json!({"event": "payment.succeeded", "order_id": oid, "amount": 31.50, "currency": "USD"})
+            .to_string();
     let good = WebhookVerifier::new(s.secret.as_bytes()).sign(body.as_bytes());
     let bad = WebhookVerifier::new(b"not-the-secret").sign(body.as_bytes());
     let event = format!("smoke-{run}");
     let (st, _) = s.webhook(&body, Some(bad), &event).await;
     s.check("bad signature → 401", st == StatusCode::UNAUTHORIZED, st);
     let (st, _) = s.webhook(&body, None, &event).await;
-    s.check("missing signature → 401", st == StatusCode::UNAUTHORIZED, st);
-    let (st, paid) = s.webhook(&body, Some(format!("sha256={good}")), &event).await;
-    s.check("signed payment → 200 PAID", st == StatusCode::OK && paid["order_status"] == "PAID", &paid);
+    s.check(
+        "missing signature → 401",
+        st == StatusCode::UNAUTHORIZED,
+        st,
+    );
+    let (st, paid) = s
+        .webhook(&body, Some(format!("sha256={good}")), &event)
+        .await;
+    s.check(
+        "signed payment → 200 PAID",
+        st == StatusCode::OK && paid["order_status"] == "PAID",
+        &paid,
+    );
     let (st, replay) = s.webhook(&body, Some(good), &event).await;
     s.check("replay → 400", st == StatusCode::BAD_REQUEST, &replay);
 
-    let (st, o) = s.send(M::PUT, &format!("/orders/{oid}"), Some(&json!({"status": "SHIPPED"}))).await;
-    s.check("PAID → SHIPPED → 200", st == StatusCode::OK && o["status"] == "SHIPPED", &o);
+    let (st, o) = s
+        .send(
+            M::PUT,
+            &format!("/orders/{oid}"),
+            Some(&json!({"status": "SHIPPED"})),
+        )
+        .await;
+    s.check(
+        "PAID → SHIPPED → 200",
+        st == StatusCode::OK && o["status"] == "SHIPPED",
+        &o,
+    );
     let (st, _) = s.send(M::DELETE, &format!("/orders/{oid}"), None).await;
-    s.check("cancel a SHIPPED order → 400", st == StatusCode::BAD_REQUEST, st);
+    s.check(
+        "cancel a SHIPPED order → 400",
+        st == StatusCode::BAD_REQUEST,
+        st,
+    );
 
     if s.failures == 0 {
         println!("all smoke checks passed against {}", s.base);

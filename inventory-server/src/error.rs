@@ -28,6 +28,12 @@ pub enum ApiError {
     /// A body that is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// A write without a valid API key.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// Too many requests from this client; retry after the delay.
+    #[error("rate limited")]
+    RateLimited(std::time::Duration),
     /// Reading the request failed midway (client went away).
     #[error("bad request body: {0}")]
     BadBody(String),
@@ -80,6 +86,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::BadBody(_) => "bad_body",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::RateLimited(_) => "rate_limited",
         }
     }
 
@@ -103,6 +111,28 @@ impl ApiError {
                 json!("Unsupported media type: send Content-Type: application/json"),
             ),
             ApiError::BadBody(_) => detail(StatusCode::BAD_REQUEST, json!("Could not read body")),
+            ApiError::Unauthorized => {
+                let mut r = detail(
+                    StatusCode::UNAUTHORIZED,
+                    json!(
+                        "Missing or invalid API key: send Authorization: Bearer <key> or X-API-Key"
+                    ),
+                );
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                r
+            }
+            ApiError::RateLimited(wait) => {
+                let mut r = detail(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!("Too many requests; slow down"),
+                );
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                r
+            }
             ApiError::Webhook(CoreError::InvalidTransition(t)) => {
                 detail(StatusCode::CONFLICT, transition_body(t.from, t.to))
             }
@@ -127,6 +157,9 @@ pub fn core_kind(e: &CoreError) -> &'static str {
         CoreError::EventAlreadyProcessed { .. } => "event_replayed",
         CoreError::AmountMismatch { .. } => "amount_mismatch",
         CoreError::Unavailable(_) => "unavailable",
+        CoreError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
+        CoreError::IdempotencyKeyInFlight { .. } => "idempotency_key_in_flight",
+        CoreError::OrderExpired { .. } => "order_expired",
         _ => "internal",
     }
 }
@@ -210,6 +243,24 @@ fn core_response(e: CoreError) -> Response {
                 "received": cents_json(received_cents),
                 "message": "Payment amount does not match the order total; the order stays unpaid",
             }),
+        ),
+        e @ CoreError::IdempotencyKeyReused { .. } => json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!({"detail": [{
+                "loc": ["header", "idempotency-key"],
+                "msg": e.to_string(),
+                "type": "idempotency_key_reused",
+            }]}),
+        ),
+        e @ CoreError::IdempotencyKeyInFlight { .. } => {
+            let mut r = detail(StatusCode::CONFLICT, json!(e.to_string()));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        e @ CoreError::OrderExpired { id } => detail(
+            StatusCode::CONFLICT,
+            json!({"error": "Order expired", "order_id": id, "message": e.to_string()}),
         ),
         CoreError::Unavailable(source) => {
             tracing::warn!(error = %source, "database unavailable");

@@ -14,8 +14,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
+pub mod check;
 pub mod error;
 pub mod openapi;
+pub mod ratelimit;
 pub mod request;
 pub mod routes;
 pub mod settings;

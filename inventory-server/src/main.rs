@@ -1,4 +1,7 @@
 //! `inventory-server`: settings → telemetry → application → serve until a signal.
+//!
+//! `inventory-server check` instead verifies the stock invariant of the configured database and
+//! exits 1 if any product violates it.
 
 use std::process::ExitCode;
 
@@ -14,6 +17,17 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init_tracing(settings.log_format);
+    match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => serve(settings).await,
+        Some("check") => inventory_server::check::run(&settings).await,
+        Some(other) => {
+            eprintln!("inventory-server: unknown command {other:?} (expected serve or check)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> ExitCode {
     tracing::info!(settings = ?settings, "starting");
     let app = match Application::build(settings).await {
         Ok(app) => app,

@@ -127,6 +127,49 @@ pub struct WebhookResult {
     order_status: Option<OrderStatus>,
 }
 
+/// A manual stock adjustment.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"delta": -3, "reason": "damaged"}))]
+pub struct AdjustmentCreate {
+    /// Units to add (negative: remove); not 0; stock never goes below 0 (409).
+    delta: i64,
+    /// Why, 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    reason: String,
+}
+
+/// One row of a product's stock ledger.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": 3, "product_id": 1, "delta": -3, "kind": "adjustment",
+    "reason": "damaged", "order_id": null, "created_at": "2026-11-24T10:00:00Z"}))]
+pub struct StockMovement {
+    id: i64,
+    product_id: i64,
+    delta: i64,
+    /// `initial`, `adjustment`, `set`, `order_placed`, `order_canceled` or `expired`.
+    kind: String,
+    reason: String,
+    order_id: Option<i64>,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+/// One entry of an order's history.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": 2, "order_id": 7, "from_status": "PENDING", "to_status": "PAID",
+    "source": "webhook", "event_id": "evt_1", "created_at": "2026-11-24T10:05:00Z"}))]
+pub struct OrderEvent {
+    id: i64,
+    order_id: i64,
+    from_status: Option<OrderStatus>,
+    to_status: OrderStatus,
+    /// `api`, `webhook` (with `event_id`) or `expiry`.
+    source: String,
+    event_id: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
 /// Health.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"status": "ok"}))]
@@ -160,9 +203,30 @@ pub struct ValidationError {
 }
 
 #[utoipa::path(post, path = "/products", tag = "products", request_body = ProductCreate,
-    description = "Creates a product. The price is held exactly (integer cents).",
-    responses((status = 201, body = Product), (status = 409, description = "Duplicate SKU", body = HttpError)))]
+    description = "Creates a product. The price is held exactly (integer cents). With `Idempotency-Key`, a retry answers the first response.",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe for 24 hours (1–255 visible ASCII)")),
+    responses((status = 201, body = Product, headers(("Idempotent-Replayed" = String, description = "`true` when this is a replayed answer"))),
+              (status = 409, description = "Duplicate SKU, or the same Idempotency-Key still in flight", body = HttpError)))]
 fn doc_create_product() {}
+
+#[utoipa::path(post, path = "/products/{product_id}/adjustments", tag = "products", request_body = AdjustmentCreate,
+    params(("product_id" = i64, Path)),
+    description = "Adds or removes stock, recorded in the ledger with its reason.",
+    responses((status = 200, body = Product), (status = 404, body = HttpError),
+              (status = 409, description = "Would go below zero; says what is available", body = HttpError)))]
+fn doc_adjust_stock() {}
+
+#[utoipa::path(get, path = "/products/{product_id}/adjustments", tag = "products",
+    params(("product_id" = i64, Path), ("skip" = Option<i64>, Query, minimum = 0),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000), ("after" = Option<i64>, Query)),
+    description = "The product's stock ledger, oldest first: every change with its reason.",
+    responses((status = 200, body = Vec<StockMovement>), (status = 404, body = HttpError)))]
+fn doc_list_adjustments() {}
+
+#[utoipa::path(get, path = "/orders/{order_id}/events", tag = "orders", params(("order_id" = i64, Path)),
+    description = "The order's status history, oldest first, with what caused each change.",
+    responses((status = 200, body = Vec<OrderEvent>), (status = 404, body = HttpError)))]
+fn doc_order_events() {}
 
 #[utoipa::path(get, path = "/products", tag = "products",
     params(("skip" = Option<i64>, Query, minimum = 0, description = "Rows to skip"),
@@ -189,8 +253,9 @@ fn doc_update_product() {}
 fn doc_delete_product() {}
 
 #[utoipa::path(post, path = "/orders", tag = "orders", request_body = OrderCreate,
-    description = "Places an order: checks and takes stock, snapshots the price, in one atomic step.",
-    responses((status = 201, body = Order), (status = 404, description = "Unknown product", body = HttpError),
+    description = "Places an order: checks and takes stock, snapshots the price, in one atomic step. With `Idempotency-Key`, a retry answers the first response and places nothing.",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe for 24 hours (1–255 visible ASCII)")),
+    responses((status = 201, body = Order, headers(("Idempotent-Replayed" = String, description = "`true` when this is a replayed answer"))), (status = 404, description = "Unknown product", body = HttpError),
               (status = 409, description = "Insufficient stock", body = HttpError,
                example = json!({"detail": {"error": "Insufficient stock", "requested": 10, "available": 5, "product_id": 1}}))))]
 fn doc_create_order() {}
@@ -230,7 +295,7 @@ fn doc_cancel_order() {}
               (status = 401, description = "Missing or invalid signature", body = HttpError),
               (status = 400, description = "Event already processed", body = HttpError),
               (status = 404, description = "Unknown order", body = HttpError),
-              (status = 409, description = "Amount mismatch, or the order is CANCELED or SHIPPED", body = HttpError),
+              (status = 409, description = "Amount mismatch, the order expired, or it is CANCELED or SHIPPED", body = HttpError),
               (status = 503, description = "No WEBHOOK_SECRET configured, or database unavailable", body = HttpError)))]
 fn doc_payment_webhook() {}
 
@@ -258,13 +323,14 @@ fn doc_redoc() {}
 #[openapi(
     info(title = "Orders & Inventory Microservice", version = "1.0.0",
          description = "Products, orders with atomic stock, and signed payment webhooks."),
-    paths(doc_create_product, doc_list_products, doc_get_product, doc_update_product,
+    paths(doc_create_product, doc_adjust_stock, doc_list_adjustments, doc_order_events, doc_list_products, doc_get_product, doc_update_product,
           doc_delete_product, doc_create_order, doc_list_orders, doc_get_order, doc_update_order,
           doc_cancel_order, doc_payment_webhook, doc_health, doc_metrics, doc_openapi, doc_docs,
           doc_redoc),
     components(schemas(Product, ProductCreate, ProductUpdate, Order, OrderCreate, OrderStatus,
                        OrderStatusUpdate, PaymentWebhook, WebhookResult, Health, HttpError,
-                       ValidationError, ValidationItem)),
+                       ValidationError, ValidationItem, AdjustmentCreate, StockMovement,
+                       OrderEvent)),
     tags((name = "products", description = "Product management"),
          (name = "orders", description = "Order management"),
          (name = "webhooks", description = "Payment webhooks"),
@@ -283,28 +349,63 @@ fn error_response(description: &str, schema: &str) -> RefOr<utoipa::openapi::Res
         .into()
 }
 
-/// The document, with the answers every route can give added to each operation.
+/// The document, with the answers every route can give added to each operation, and the API
+/// key security on writes.
 pub fn document() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{
+        ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    };
     let mut doc = ApiDoc::openapi();
+    let components = doc.components.get_or_insert_with(Default::default);
+    let bearer = HttpBuilder::new()
+        .scheme(HttpAuthScheme::Bearer)
+        .description(Some("API_KEY, when the server sets one"))
+        .build();
+    components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+    let header = ApiKey::Header(ApiKeyValue::new("X-API-Key"));
+    components.add_security_scheme("api_key", SecurityScheme::ApiKey(header));
     for (path, item) in doc.paths.paths.iter_mut() {
-        let api = path.starts_with("/products")
-            || path.starts_with("/orders")
-            || path.starts_with("/webhooks");
-        for op in [
+        let writable = path.starts_with("/products") || path.starts_with("/orders");
+        let api = writable || path.starts_with("/webhooks");
+        let writes = [&mut item.post, &mut item.put, &mut item.delete];
+        for op in writes.into_iter().flatten().filter(|_| writable) {
+            // Either scheme, or none when the server runs without API_KEY.
+            op.security = Some(vec![
+                SecurityRequirement::new("bearer", Vec::<String>::new()),
+                SecurityRequirement::new("api_key", Vec::<String>::new()),
+                SecurityRequirement::default(),
+            ]);
+            op.responses
+                .responses
+                .entry("401".to_owned())
+                .or_insert_with(|| {
+                    error_response(
+                        "Missing or invalid API key (when API_KEY is set)",
+                        "HttpError",
+                    )
+                });
+        }
+        let ops = [
             &mut item.get,
             &mut item.post,
             &mut item.put,
             &mut item.delete,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        ];
+        for op in ops.into_iter().flatten() {
+            let has_body = op.request_body.is_some();
             let r = &mut op.responses.responses;
             let mut add = |code: &str, description: &str, schema: &str| {
                 r.entry(code.to_owned())
                     .or_insert_with(|| error_response(description, schema));
             };
             add("500", "Internal server error", "HttpError");
+            if path != "/health" {
+                add(
+                    "429",
+                    "Rate limited; retry after the Retry-After delay",
+                    "HttpError",
+                );
+            }
             if api {
                 add(
                     "503",
@@ -317,7 +418,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
                     "ValidationError",
                 );
             }
-            if op.request_body.is_some() {
+            if has_body {
                 add("413", "Body larger than MAX_BODY_BYTES", "HttpError");
                 if !path.starts_with("/webhooks") {
                     add("415", "Body is not application/json", "HttpError");

@@ -23,6 +23,23 @@ pub struct Request {
 }
 
 impl Request {
+    /// The `Idempotency-Key` for `scope`, if the client sent one.
+    pub fn idempotency_key<S: inventory_core::Store>(
+        &self,
+        inventory: &inventory_core::Inventory<S>,
+        scope: &'static str,
+    ) -> Result<Option<inventory_core::IdempotencyKey>, ApiError> {
+        match self.headers.get("idempotency-key") {
+            None => Ok(None),
+            Some(v) => {
+                let key = v.to_str().unwrap_or("\u{0}");
+                Ok(Some(inventory.idempotency_key(scope, key, &self.body)?))
+            }
+        }
+    }
+}
+
+impl Request {
     /// A header as text, if present and valid.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

@@ -30,6 +30,22 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `DATABASE_POOL_SIZE`: connections to PostgreSQL, or SQLite readers (default 8).
     pub pool_size: usize,
+    /// `API_KEY`: one key, or several separated by commas (rotation). When set, every write
+    /// on products and orders needs one of them. Empty: writes are open.
+    pub api_keys: Vec<String>,
+    /// `RATE_LIMIT`: requests per second per client (default 100, burst `RATE_LIMIT_BURST`,
+    /// default 200); 0 turns limiting off.
+    pub rate_limit: u32,
+    /// `RATE_LIMIT_BURST`: requests a client may send at once.
+    pub rate_limit_burst: u32,
+    /// `TRUST_PROXY`: take the client address from `X-Forwarded-For` (behind Render's proxy).
+    pub trust_proxy: bool,
+    /// `ORDER_TTL` (e.g. `15m`): PENDING orders older than this are canceled. Off by default.
+    pub order_ttl: Option<std::time::Duration>,
+    /// `IDEMPOTENCY_TTL` (default `24h`): how long `Idempotency-Key`s are honoured.
+    pub idempotency_ttl: std::time::Duration,
+    /// `WEBHOOK_SCHEME`: `hex` (default), `stripe` or `standard`.
+    pub webhook_scheme: inventory_core::WebhookScheme,
 }
 
 impl std::fmt::Debug for Settings {
@@ -46,6 +62,13 @@ impl std::fmt::Debug for Settings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("log_format", &self.log_format)
             .field("pool_size", &self.pool_size)
+            .field("api_keys", &self.api_keys.len())
+            .field("rate_limit", &self.rate_limit)
+            .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("order_ttl", &self.order_ttl)
+            .field("idempotency_ttl", &self.idempotency_ttl)
+            .field("webhook_scheme", &self.webhook_scheme)
             .finish()
     }
 }
@@ -116,6 +139,13 @@ impl Settings {
         "MAX_BODY_BYTES",
         "LOG_FORMAT",
         "DATABASE_POOL_SIZE",
+        "API_KEY",
+        "RATE_LIMIT",
+        "RATE_LIMIT_BURST",
+        "TRUST_PROXY",
+        "ORDER_TTL",
+        "IDEMPOTENCY_TTL",
+        "WEBHOOK_SCHEME",
         "RUST_LOG",
     ];
 
@@ -129,6 +159,13 @@ impl Settings {
             max_body_bytes: 65_536,
             log_format: LogFormat::Pretty,
             pool_size: 8,
+            api_keys: Vec::new(),
+            rate_limit: 0,
+            rate_limit_burst: 200,
+            trust_proxy: false,
+            order_ttl: None,
+            idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
+            webhook_scheme: inventory_core::WebhookScheme::Hex,
         }
     }
 
@@ -158,6 +195,7 @@ impl Settings {
         let mut s = Settings::for_database("sqlite://inventory.db");
         s.host = IpAddr::from([0, 0, 0, 0]);
         s.port = 8000;
+        s.rate_limit = 100;
         if let Some(v) = get("HOST") {
             s.host = v
                 .parse()
@@ -198,8 +236,81 @@ impl Settings {
                 .filter(|n| (1..=512).contains(n))
                 .ok_or_else(|| invalid("DATABASE_POOL_SIZE", v, "expected 1 to 512"))?;
         }
+        if let Some(v) = get("API_KEY") {
+            s.api_keys = v
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(String::from)
+                .collect();
+            if s.api_keys.iter().any(|k| k.len() < 16) {
+                // Never echo a key back: name the rule only.
+                return Err(invalid(
+                    "API_KEY",
+                    "<hidden>",
+                    "each key needs at least 16 characters",
+                ));
+            }
+        }
+        if let Some(v) = get("RATE_LIMIT") {
+            s.rate_limit = v
+                .parse()
+                .map_err(|_| invalid("RATE_LIMIT", v, "expected requests per second, 0 = off"))?;
+        }
+        if let Some(v) = get("RATE_LIMIT_BURST") {
+            s.rate_limit_burst = v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid("RATE_LIMIT_BURST", v, "expected a positive number"))?;
+        }
+        if let Some(v) = get("TRUST_PROXY") {
+            s.trust_proxy = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => return Err(invalid("TRUST_PROXY", v, "expected true or false")),
+            };
+        }
+        if let Some(v) = get("ORDER_TTL") {
+            let ttl = parse_duration(v).map_err(|r| invalid("ORDER_TTL", v, &r))?;
+            s.order_ttl = (!ttl.is_zero()).then_some(ttl);
+        }
+        if let Some(v) = get("IDEMPOTENCY_TTL") {
+            s.idempotency_ttl = parse_duration(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| invalid("IDEMPOTENCY_TTL", v, "expected a duration such as 24h"))?;
+        }
+        if let Some(v) = get("WEBHOOK_SCHEME") {
+            s.webhook_scheme = v
+                .parse()
+                .map_err(|_| invalid("WEBHOOK_SCHEME", v, "expected hex, stripe or standard"))?;
+        }
         Ok(s)
     }
+}
+
+/// Reads `90s`, `15m`, `2h`, `1d` or plain seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "expected a duration such as 90s, 15m or 2h".to_string())?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err("expected a duration such as 90s, 15m or 2h".into()),
+    };
+    if secs > 365 * 86_400 {
+        return Err("at most a year".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -242,6 +353,42 @@ mod tests {
             assert_eq!(e.variable, k);
             assert!(e.to_string().starts_with(&format!("invalid {k}=")));
         }
+    }
+
+    #[test]
+    fn production_settings() {
+        let s = Settings::from_vars(vars(&[
+            ("API_KEY", "old-key-0123456789, new-key-0123456789"),
+            ("RATE_LIMIT", "0"),
+            ("TRUST_PROXY", "true"),
+            ("ORDER_TTL", "15m"),
+            ("IDEMPOTENCY_TTL", "2h"),
+            ("WEBHOOK_SCHEME", "stripe"),
+        ]))
+        .expect("valid");
+        assert_eq!(s.api_keys, vec!["old-key-0123456789", "new-key-0123456789"]);
+        assert_eq!((s.rate_limit, s.trust_proxy), (0, true));
+        assert_eq!(s.order_ttl, Some(std::time::Duration::from_secs(900)));
+        assert_eq!(s.idempotency_ttl, std::time::Duration::from_secs(7200));
+        assert_eq!(s.webhook_scheme, inventory_core::WebhookScheme::Stripe);
+        assert!(
+            !format!("{s:?}").contains("old-key"),
+            "keys must not be logged"
+        );
+        let e = Settings::from_vars(vars(&[("API_KEY", "short")])).expect_err("too short");
+        assert!(!e.to_string().contains("short\""), "{e}");
+        assert_eq!(
+            Settings::from_vars(vars(&[("ORDER_TTL", "15x")]))
+                .expect_err("bad")
+                .variable,
+            "ORDER_TTL"
+        );
+        assert_eq!(
+            Settings::from_vars(HashMap::new())
+                .expect("defaults")
+                .rate_limit,
+            100
+        );
     }
 
     #[test]

@@ -63,6 +63,35 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     stop: watch::Sender<bool>,
+    order_ttl: Option<std::time::Duration>,
+}
+
+fn to_time(d: std::time::Duration) -> inventory_core::time::Duration {
+    inventory_core::time::Duration::try_from(d).unwrap_or(inventory_core::time::Duration::MAX)
+}
+
+/// The webhook verifier `WEBHOOK_SCHEME` and `WEBHOOK_SECRET` describe (several secrets,
+/// comma-separated, for rotation); `None` without a secret.
+fn webhook_verifier(
+    settings: &Settings,
+) -> Result<Option<inventory_core::SchemeVerifier>, StartupError> {
+    let Some(secret) = &settings.webhook_secret else {
+        return Ok(None);
+    };
+    let secrets: Vec<&str> = secret
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    inventory_core::SchemeVerifier::new(settings.webhook_scheme, &secrets)
+        .map(Some)
+        .map_err(|e| {
+            StartupError::Settings(crate::settings::SettingsError {
+                variable: "WEBHOOK_SECRET",
+                value: "<hidden>".into(),
+                reason: e.to_string(),
+            })
+        })
 }
 
 /// Opens the store the URL names.
@@ -82,9 +111,15 @@ pub async fn open_store(settings: &Settings) -> Result<DynStore, StartupError> {
             Arc::new(SqliteStore::open(&path).await.map_err(|e| fail(e.into()))?)
         }
         DatabaseKind::Postgres => {
-            let options =
-                PostgresOptions { pool_size: settings.pool_size, ..PostgresOptions::default() };
-            Arc::new(PostgresStore::connect_with(url, options).await.map_err(|e| fail(e.into()))?)
+            let options = PostgresOptions {
+                pool_size: settings.pool_size,
+                ..PostgresOptions::default()
+            };
+            Arc::new(
+                PostgresStore::connect_with(url, options)
+                    .await
+                    .map_err(|e| fail(e.into()))?,
+            )
         }
     })
 }
@@ -92,18 +127,36 @@ pub async fn open_store(settings: &Settings) -> Result<DynStore, StartupError> {
 impl Application {
     /// Opens the store, builds the engine and binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let webhook = webhook_verifier(&settings)?;
         let store = open_store(&settings).await?;
-        let mut inventory = Inventory::new(store);
-        match &settings.webhook_secret {
-            Some(secret) => inventory = inventory.with_webhook_secret(secret.as_bytes()),
+        let mut inventory =
+            Inventory::new(store).with_idempotency_ttl(to_time(settings.idempotency_ttl));
+        match webhook {
+            Some(verifier) => inventory = inventory.with_webhook_verifier(verifier),
             None => tracing::warn!("WEBHOOK_SECRET is not set: POST /webhooks/payment answers 503"),
         }
+        if let Some(ttl) = settings.order_ttl {
+            inventory = inventory.with_order_ttl(to_time(ttl));
+        }
+        let api_keys = crate::auth::ApiKeys::new(&settings.api_keys);
+        if !api_keys.enabled() {
+            tracing::warn!(
+                "API_KEY is not set: anyone can create, change and delete products and orders"
+            );
+        }
+        let limiter = crate::ratelimit::ClientLimiter::new(
+            settings.rate_limit,
+            settings.rate_limit_burst,
+            settings.trust_proxy,
+        );
         let state = Arc::new(AppState {
             inventory,
             metrics: crate::telemetry::metrics_handle(),
             openapi_json: Bytes::from(crate::openapi::document_json()),
             swagger: crate::routes::swagger_config(),
             max_body_bytes: settings.max_body_bytes,
+            api_keys,
+            limiter,
         });
         let addr = SocketAddr::new(settings.host, settings.port);
         let listener = tokio::net::TcpListener::bind(addr)
@@ -119,6 +172,7 @@ impl Application {
             listener,
             state,
             stop,
+            order_ttl: settings.order_ttl,
         })
     }
 
@@ -140,8 +194,10 @@ impl Application {
             listener,
             state,
             stop,
+            order_ttl,
         } = self;
         tracing::info!(port, "listening");
+        let sweeper = tokio::spawn(sweep(state.clone(), order_ttl, stop.subscribe()));
         let mut stopped = stop.subscribe();
         let signal = async move {
             tokio::select! {
@@ -155,11 +211,54 @@ impl Application {
             .graceful(signal)
             .run()
             .await;
+        // Stop the sweeper (whatever stopped the server) before the store closes under it.
+        let _ = stop.send(true);
+        let _ = sweeper.await;
         if let Err(e) = state.inventory.store().close().await {
             tracing::error!(error = %e, "closing the store failed");
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Background upkeep until shutdown: expires unpaid orders (with `ORDER_TTL`), forgets old
+/// idempotency keys, and lets the rate limiter drop idle clients. Expiry does not depend on it:
+/// reads and payments expire due orders themselves.
+async fn sweep(
+    state: Arc<AppState>,
+    order_ttl: Option<std::time::Duration>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let period = order_ttl
+        .map(|ttl| {
+            (ttl / 4).clamp(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(60),
+            )
+        })
+        .unwrap_or(std::time::Duration::from_secs(60));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tick.tick() => {}
+        }
+        match state.inventory.expire_due_orders().await {
+            Ok(expired) if !expired.is_empty() => {
+                metrics::counter!("orders_expired_total").increment(expired.len() as u64);
+                tracing::info!(count = expired.len(), "expired unpaid orders");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "order expiry sweep failed"),
+        }
+        if let Err(e) = state.inventory.purge_expired_keys().await {
+            tracing::warn!(error = %e, "idempotency key purge failed");
+        }
+        if let Some(limiter) = &state.limiter {
+            limiter.shrink();
+        }
     }
 }
 
@@ -191,24 +290,16 @@ pub fn filter(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
     warp::method()
+        .and(warp::addr::remote())
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
         .and(warp::body::stream())
         .then(
-            move |method, path: warp::path::FullPath, query, headers, body| {
+            move |method, peer, path: warp::path::FullPath, query, headers, body| {
                 let state = state.clone();
-                async move {
-                    handle(
-                        state,
-                        method,
-                        path.as_str().to_owned(),
-                        query,
-                        headers,
-                        body,
-                    )
-                    .await
-                }
+                let path = path.as_str().to_owned();
+                async move { handle(state, method, peer, path, query, headers, body).await }
             },
         )
         .recover(|_rejection: warp::Rejection| async move {
@@ -230,6 +321,7 @@ fn request_id(headers: &HeaderMap) -> String {
 async fn handle<S, B>(
     state: Arc<AppState>,
     method: Method,
+    peer: Option<SocketAddr>,
     path: String,
     query: String,
     headers: HeaderMap,
@@ -251,7 +343,12 @@ where
             .filter(|s| !s.is_empty())
             .map(|s| percent_decode(s))
             .collect();
-        let (route, result) = match read_body(&method, &headers, body, state.max_body_bytes).await {
+        let admitted = admit(&state, &method, peer, &segments, &headers);
+        let read = match admitted {
+            Ok(()) => read_body(&method, &headers, body, state.max_body_bytes).await,
+            Err(e) => Err(e),
+        };
+        let (route, result) = match read {
             Ok(body) => {
                 let req = Request {
                     method: method.clone(),
@@ -291,6 +388,26 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// Rate limit, then API key: both decided from headers alone, before the body is read.
+fn admit(
+    state: &AppState,
+    method: &Method,
+    peer: Option<SocketAddr>,
+    segments: &[String],
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let is_health = segments.len() == 1 && segments[0] == "health";
+    if let (Some(limiter), false) = (&state.limiter, is_health)
+        && let Some(client) = limiter.client(peer, headers)
+    {
+        limiter.check(client).map_err(ApiError::RateLimited)?;
+    }
+    if state.api_keys.required(method, segments) && !state.api_keys.accepts(headers) {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(())
 }
 
 fn percent_decode(s: &str) -> String {

@@ -21,4 +21,8 @@ pub struct AppState {
     pub swagger: Arc<utoipa_swagger_ui::Config<'static>>,
     /// `MAX_BODY_BYTES`.
     pub max_body_bytes: usize,
+    /// `API_KEY`s that writes need.
+    pub api_keys: crate::auth::ApiKeys,
+    /// Per-client limits (`None`: off).
+    pub limiter: Option<crate::ratelimit::ClientLimiter>,
 }

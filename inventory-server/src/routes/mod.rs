@@ -22,8 +22,10 @@ pub use docs::{REDOC_JS_PATH, SWAGGER_PREFIX, swagger_config};
 pub const ROUTES: &[(&str, &[&str])] = &[
     ("/products", &["GET", "POST"]),
     ("/products/{product_id}", &["GET", "PUT", "DELETE"]),
+    ("/products/{product_id}/adjustments", &["GET", "POST"]),
     ("/orders", &["GET", "POST"]),
     ("/orders/{order_id}", &["GET", "PUT", "DELETE"]),
+    ("/orders/{order_id}/events", &["GET"]),
     ("/webhooks/payment", &["POST"]),
     ("/health", &["GET"]),
     ("/metrics", &["GET"]),
@@ -66,11 +68,16 @@ pub async fn dispatch(
         "/products/{product_id}" if m == Method::GET => products::get(state, id).await,
         "/products/{product_id}" if m == Method::PUT => products::update(state, id, req).await,
         "/products/{product_id}" => products::delete(state, id).await,
+        "/products/{product_id}/adjustments" if m == Method::GET => {
+            products::list_adjustments(state, id, req).await
+        }
+        "/products/{product_id}/adjustments" => products::adjust(state, id, req).await,
         "/orders" if m == Method::GET => orders::list(state, req).await,
         "/orders" => orders::create(state, req).await,
         "/orders/{order_id}" if m == Method::GET => orders::get(state, id).await,
         "/orders/{order_id}" if m == Method::PUT => orders::update(state, id, req).await,
         "/orders/{order_id}" => orders::cancel(state, id).await,
+        "/orders/{order_id}/events" => orders::events(state, id).await,
         "/webhooks/payment" => webhooks::payment(state, req).await,
         "/health" => operations::health(state).await,
         "/metrics" => operations::metrics(state),
@@ -91,6 +98,28 @@ fn next_link(path: &str, params: &[(&str, String)], last_id: i64, limit: u32) ->
     q.append_pair("after", &last_id.to_string());
     q.append_pair("limit", &limit.to_string());
     format!("<{path}?{}>; rel=\"next\"", q.finish())
+}
+
+/// The answer to an idempotent create: 201 with the new row, or the stored answer replayed
+/// with `Idempotent-Replayed: true`.
+fn created<T: serde::Serialize>(result: inventory_core::Idempotent<T>) -> Response {
+    use warp::http::{HeaderValue, StatusCode, header};
+    match result {
+        inventory_core::Idempotent::Created(value) => {
+            crate::error::json_response(StatusCode::CREATED, &value)
+        }
+        inventory_core::Idempotent::Replayed(stored) => {
+            let mut r = Response::new(stored.body.into());
+            *r.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CREATED);
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            r
+        }
+    }
 }
 
 /// Reads `skip`, `limit` and `after` into a page.

@@ -1,10 +1,12 @@
 //! `/orders` handlers.
 
-use inventory_core::{Error, NewOrder, OrderFilter, OrderStatus, status_update_from_json};
+use inventory_core::{
+    Error, Idempotent, NewOrder, OrderFilter, OrderStatus, status_update_from_json,
+};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::{json_list, next_link, page_from_query};
+use super::{created, json_list, next_link, page_from_query};
 use crate::error::{ApiError, json_response};
 use crate::request::{QueryReader, Request, path_id};
 use crate::state::AppState;
@@ -37,10 +39,17 @@ pub(super) async fn list(state: &AppState, req: &Request) -> Result<Response, Ap
 
 pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let order = NewOrder::from_json(&req.json()?)?;
-    match state.inventory.place_order(order).await {
-        Ok(order) => {
-            metrics::counter!("orders_placed_total").increment(1);
-            Ok(json_response(StatusCode::CREATED, &order))
+    let inv = &state.inventory;
+    let result = match req.idempotency_key(inv, "POST /orders")? {
+        Some(key) => inv.place_order_idempotent(order, &key).await,
+        None => inv.place_order(order).await.map(Idempotent::Created),
+    };
+    match result {
+        Ok(result) => {
+            if matches!(result, Idempotent::Created(_)) {
+                metrics::counter!("orders_placed_total").increment(1);
+            }
+            Ok(created(result))
         }
         Err(e @ Error::InsufficientStock { .. }) => {
             metrics::counter!("stock_outs_total").increment(1);
@@ -74,4 +83,12 @@ pub(super) async fn cancel(state: &AppState, id: &str) -> Result<Response, ApiEr
     let mut r = Response::new(bytes::Bytes::new().into());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)
+}
+
+pub(super) async fn events(state: &AppState, id: &str) -> Result<Response, ApiError> {
+    let events = state
+        .inventory
+        .order_history(path_id(id, "order_id")?)
+        .await?;
+    Ok(json_response(StatusCode::OK, &events))
 }

@@ -1,10 +1,10 @@
 //! `/products` handlers: translate HTTP to `Inventory` calls and back.
 
-use inventory_core::{NewProduct, ProductPatch};
+use inventory_core::{Adjustment, Idempotent, NewProduct, ProductPatch};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::{json_list, next_link, page_from_query};
+use super::{created, json_list, next_link, page_from_query};
 use crate::error::{ApiError, json_response};
 use crate::request::{QueryReader, Request, path_id};
 use crate::state::AppState;
@@ -25,8 +25,12 @@ pub(super) async fn list(state: &AppState, req: &Request) -> Result<Response, Ap
 
 pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let product = NewProduct::from_json(&req.json()?)?;
-    let created = state.inventory.create_product(product).await?;
-    Ok(json_response(StatusCode::CREATED, &created))
+    let inv = &state.inventory;
+    let result = match req.idempotency_key(inv, "POST /products")? {
+        Some(key) => inv.create_product_idempotent(product, &key).await?,
+        None => Idempotent::Created(inv.create_product(product).await?),
+    };
+    Ok(created(result))
 }
 
 pub(super) async fn get(state: &AppState, id: &str) -> Result<Response, ApiError> {
@@ -56,4 +60,37 @@ pub(super) async fn delete(state: &AppState, id: &str) -> Result<Response, ApiEr
     let mut r = Response::new(bytes::Bytes::new().into());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)
+}
+
+pub(super) async fn adjust(
+    state: &AppState,
+    id: &str,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let id = path_id(id, "product_id")?;
+    let adjustment = Adjustment::from_json(&req.json()?)?;
+    let product = state.inventory.adjust_stock(id, &adjustment).await?;
+    Ok(json_response(StatusCode::OK, &product))
+}
+
+pub(super) async fn list_adjustments(
+    state: &AppState,
+    id: &str,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let id = path_id(id, "product_id")?;
+    let mut q = QueryReader::new(req);
+    let page = page_from_query(&mut q);
+    q.finish()?;
+    let movements = state.inventory.list_movements(id, page).await?;
+    let link = match movements.last() {
+        Some(last) if movements.len() == page.limit() as usize => Some(next_link(
+            &format!("/products/{id}/adjustments"),
+            &[],
+            last.id,
+            page.limit(),
+        )),
+        _ => None,
+    };
+    Ok(json_list(&movements, link))
 }

@@ -1,6 +1,6 @@
 //! `POST /webhooks/payment`.
 
-use inventory_core::{WebhookHeaders, WebhookOutcome};
+use inventory_core::{HeaderLookup, WebhookOutcome};
 use serde_json::json;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -12,11 +12,10 @@ use crate::state::AppState;
 pub(super) async fn payment(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     // The signature covers the raw bytes, so the body is not parsed (nor its content type
     // checked) before the core has verified it.
-    let headers = WebhookHeaders {
-        signature: req.header("x-webhook-signature"),
-        event_id: req.header("x-event-id"),
-    };
-    let outcome = state.inventory.process_webhook(headers, &req.body).await;
+    let outcome = state
+        .inventory
+        .process_webhook(Headers(&req.headers), &req.body)
+        .await;
     let label = match &outcome {
         Ok(WebhookOutcome::Paid { .. }) => "paid",
         Ok(WebhookOutcome::AlreadyPaid { .. }) => "already_paid",
@@ -39,4 +38,13 @@ pub(super) async fn payment(state: &AppState, req: &Request) -> Result<Response,
         _ => json!({"status": "ignored", "message": "Event not handled"}),
     };
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// warp's headers, for the core's signature schemes.
+struct Headers<'a>(&'a warp::http::HeaderMap);
+
+impl HeaderLookup for Headers<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v| v.to_str().ok())
+    }
 }

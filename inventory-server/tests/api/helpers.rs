@@ -109,9 +109,7 @@ impl Drop for PostgresDatabase {
                 .build()
                 .map_err(|e| e.to_string())?;
             runtime.block_on(async {
-                let client = admin_connect(&admin_url)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let client = admin_connect(&admin_url).await.map_err(|e| e.to_string())?;
                 client
                     .batch_execute(&statement)
                     .await
@@ -201,11 +199,8 @@ async fn start(settings: Settings, database: Option<TestDatabase>) -> TestApp {
         .unwrap_or_else(|e| panic!("the server failed to start on {database_url}: {e:?}"));
     let port = app.port();
     let handle = app.shutdown_handle();
-    let server = tokio::spawn(async move {
-        app.run_until_stopped()
-            .await
-            .map_err(|e| format!("{e:?}"))
-    });
+    let server =
+        tokio::spawn(async move { app.run_until_stopped().await.map_err(|e| format!("{e:?}")) });
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
@@ -293,7 +288,8 @@ pub struct Api {
 impl Api {
     /// A request to `path` (which starts with `/`).
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, format!("{}{path}", self.address))
+        self.client
+            .request(method, format!("{}{path}", self.address))
     }
 
     /// Sends the request and reads the whole answer.
@@ -355,7 +351,8 @@ impl Api {
 
     /// Creates a product named after its SKU; asserts 201 and returns it.
     pub async fn create_product(&self, sku: &str, price: f64, stock: i64) -> Value {
-        let body = json!({"sku": sku, "name": format!("Product {sku}"), "price": price, "stock": stock});
+        let body =
+            json!({"sku": sku, "name": format!("Product {sku}"), "price": price, "stock": stock});
         self.post_json("/products", &body).await.expect_json(201)
     }
 
@@ -527,7 +524,11 @@ pub fn validation_locs(reply: &Reply) -> Vec<Vec<String>> {
         .map(|entry| {
             for key in ["msg", "type"] {
                 let text = entry[key].as_str().unwrap_or_default();
-                assert!(!text.is_empty(), "{}: entry without `{key}`: {entry}", reply.what);
+                assert!(
+                    !text.is_empty(),
+                    "{}: entry without `{key}`: {entry}",
+                    reply.what
+                );
             }
             let loc = entry["loc"]
                 .as_array()
@@ -552,7 +553,11 @@ pub fn assert_validation_error(reply: &Reply, expected: &[&[&str]]) {
         .map(|loc| loc.iter().map(|s| (*s).to_owned()).collect())
         .collect();
     want.sort();
-    assert_eq!(got, want, "{}: 422 must list every offending field", reply.what);
+    assert_eq!(
+        got, want,
+        "{}: 422 must list every offending field",
+        reply.what
+    );
 }
 
 /// The route template the server registers under `prefix`, e.g. `/products/{` gives
@@ -586,5 +591,8 @@ fn with_database_replaces_only_the_database_name() {
         with_database("postgresql://u:p@h/db?sslmode=disable", "x"),
         "postgresql://u:p@h/x?sslmode=disable"
     );
-    assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+    assert_eq!(
+        with_database("postgres://h:5432", "x"),
+        "postgres://h:5432/x"
+    );
 }
