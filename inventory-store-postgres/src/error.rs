@@ -107,7 +107,10 @@ fn pool_unavailable(e: &deadpool_postgres::PoolError) -> bool {
     use deadpool_postgres::PoolError;
     match e {
         PoolError::Timeout(_) | PoolError::Closed => true,
-        PoolError::Backend(e) => pg_unavailable(e),
+        // The pool reports only failures to open or recycle a connection this way (queries fail
+        // as `PostgresError::Postgres`): whatever the cause — refused, a dropped database, a
+        // revoked login — the database is out of reach for now, which the server answers 503.
+        PoolError::Backend(_) => true,
         PoolError::PostCreateHook(_) | PoolError::NoRuntimeSpecified => false,
     }
 }

@@ -35,7 +35,8 @@ const REDOC_HTML: &str = r#"<!DOCTYPE html>
 
 /// The Swagger UI configuration: our document, served from here.
 pub fn swagger_config() -> Arc<utoipa_swagger_ui::Config<'static>> {
-    Arc::new(utoipa_swagger_ui::Config::from("/openapi.json"))
+    // "none": no online validator badge, which would call an outside host.
+    Arc::new(utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none"))
 }
 
 fn file(status: StatusCode, content_type: &str, body: impl Into<bytes::Bytes>) -> Response {
