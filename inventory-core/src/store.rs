@@ -48,7 +48,7 @@ pub enum EventEffect {
 /// Implementations must make each method atomic and must enforce the invariant of CONTRACT.md:
 /// `stock = initial + adjustments − Σ quantity of orders in PENDING, PAID or SHIPPED`, never
 /// negative, and must write the ledger row of every stock change, and the history row of every
-/// status change, in the same transaction as the change. Run [`crate::store_conformance_tests!`]
+/// status change, in the same transaction as the change. Run `inventory_core::store_conformance_tests!`
 /// (feature `testing`) against yours.
 ///
 /// Stores are cheap handles (clone them freely; clones share the database).

@@ -103,10 +103,14 @@ impl ApiError {
                 r
             }
             ApiError::PayloadTooLarge => {
-                let mut r = detail(StatusCode::PAYLOAD_TOO_LARGE, json!("Request body too large"));
+                let mut r = detail(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    json!("Request body too large"),
+                );
                 // The rest of the body is left unread, so this connection cannot carry another
                 // request: say so, or a pooling client would reuse it and fail.
-                r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 r
             }
             ApiError::UnsupportedMediaType => detail(

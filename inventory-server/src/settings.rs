@@ -107,10 +107,10 @@ pub fn database_kind(url: &str) -> Result<DatabaseKind, String> {
         }
         return Ok(DatabaseKind::Sqlite(path.into()));
     }
-    if let Some(path) = url.strip_prefix("sqlite:") {
-        if !path.is_empty() {
-            return Ok(DatabaseKind::Sqlite(path.into()));
-        }
+    if let Some(path) = url.strip_prefix("sqlite:")
+        && !path.is_empty()
+    {
+        return Ok(DatabaseKind::Sqlite(path.into()));
     }
     Err("expected a sqlite://, postgres:// or postgresql:// URL".into())
 }

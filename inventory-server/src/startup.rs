@@ -127,10 +127,20 @@ pub async fn open_store(settings: &Settings) -> Result<DynStore, StartupError> {
 impl Application {
     /// Opens the store, builds the engine and binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        Self::build_with_clock(settings, inventory_core::SystemClock).await
+    }
+
+    /// [`Application::build`] on another clock: tests move a [`inventory_core::ManualClock`]
+    /// to expire orders or age idempotency keys without waiting.
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: impl inventory_core::Clock,
+    ) -> Result<Application, StartupError> {
         let webhook = webhook_verifier(&settings)?;
         let store = open_store(&settings).await?;
-        let mut inventory =
-            Inventory::new(store).with_idempotency_ttl(to_time(settings.idempotency_ttl));
+        let mut inventory = Inventory::new(store)
+            .with_clock(clock)
+            .with_idempotency_ttl(to_time(settings.idempotency_ttl));
         match webhook {
             Some(verifier) => inventory = inventory.with_webhook_verifier(verifier),
             None => tracing::warn!("WEBHOOK_SECRET is not set: POST /webhooks/payment answers 503"),
@@ -341,7 +351,7 @@ where
             .unwrap_or(path.trim_start_matches('/'))
             .split('/')
             .filter(|s| !s.is_empty())
-            .map(|s| percent_decode(s))
+            .map(percent_decode)
             .collect();
         let admitted = admit(&state, &method, peer, &segments, &headers);
         let read = match admitted {
