@@ -15,8 +15,24 @@ pub const SWAGGER_PREFIX: &str = "/docs/";
 /// Where the ReDoc bundle is served.
 pub const REDOC_JS_PATH: &str = "/redoc/redoc.standalone.js";
 
-/// ReDoc 2.5.2's standalone bundle, from npm (`redoc@2.5.2`, `bundles/redoc.standalone.js`).
-static REDOC_JS: &[u8] = include_bytes!("../../assets/redoc.standalone.js");
+/// ReDoc 2.5.2's standalone bundle, from npm (`redoc@2.5.2`, `bundles/redoc.standalone.js`),
+/// committed unmodified.
+static REDOC_JS: &str = include_str!("../../assets/redoc.standalone.js");
+
+/// The one outside resource the bundle loads: the "API docs by Redocly" logo.
+const REDOC_LOGO_URL: &str = "https://cdn.redoc.ly/redoc/logo-mini.svg";
+
+/// The bundle as served: its logo replaced by an empty inline image, so the page loads
+/// nothing from outside (the rewrite happens once, at first use).
+fn redoc_js() -> &'static str {
+    static SERVED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SERVED.get_or_init(|| {
+        REDOC_JS.replace(
+            REDOC_LOGO_URL,
+            "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E",
+        )
+    })
+}
 
 const REDOC_HTML: &str = r#"<!DOCTYPE html>
 <html lang="en">
@@ -100,7 +116,7 @@ pub(super) fn asset(state: &AppState, req: &Request) -> Option<Result<Response, 
         ["redoc", "redoc.standalone.js"] => Some(Ok(file(
             StatusCode::OK,
             "application/javascript; charset=utf-8",
-            REDOC_JS,
+            redoc_js(),
         ))),
         ["docs", name] => swagger_file(state, name),
         _ => None,

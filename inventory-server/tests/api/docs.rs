@@ -285,3 +285,23 @@ async fn docs_pages_load_only_from_the_server(app: TestApp) {
         problems.join("\n")
     );
 }
+
+both_backends!(redoc_bundle_loads_nothing_from_outside);
+
+/// The vendored ReDoc bundle shows a "Redocly" logo from a CDN; the served copy must not.
+async fn redoc_bundle_loads_nothing_from_outside(app: TestApp) {
+    let bundle = app.get("/redoc/redoc.standalone.js").await;
+    bundle.assert_status(200);
+    for pattern in [
+        "src:\"http://",
+        "src:\"https://",
+        "url(http",
+        "cdn.redoc.ly",
+    ] {
+        assert!(
+            !bundle.text.contains(pattern),
+            "the served ReDoc bundle loads `{pattern}…`"
+        );
+    }
+    assert!(bundle.text.len() > 500_000, "the whole bundle is served");
+}

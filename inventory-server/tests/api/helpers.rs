@@ -65,8 +65,7 @@ pub struct PostgresDatabase {
 
 impl PostgresDatabase {
     async fn create() -> PostgresDatabase {
-        let admin_url = std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned());
+        let admin_url = test_database_url();
         let name = format!("inv_api_{}", random_hex());
         let client = admin_connect(&admin_url).await.unwrap_or_else(|e| {
             panic!(
@@ -85,17 +84,11 @@ impl PostgresDatabase {
             url,
         }
     }
+}
 
-    /// Drops the database now, while the server may still be using it.
-    pub async fn force_drop(&self) {
-        let client = admin_connect(&self.admin_url)
-            .await
-            .expect("connect to PostgreSQL to drop the test database");
-        client
-            .batch_execute(&drop_statement(&self.name))
-            .await
-            .expect("drop the test database");
-    }
+/// `TEST_DATABASE_URL`, or the local default: where the PostgreSQL test databases are made.
+pub fn test_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned())
 }
 
 impl Drop for PostgresDatabase {
@@ -251,12 +244,19 @@ impl TestApp {
         settings
     }
 
-    /// The PostgreSQL database under the server (panics on SQLite).
-    pub fn postgres(&self) -> &PostgresDatabase {
-        match &self.database {
-            Some(TestDatabase::Postgres(db)) => db,
-            _ => panic!("this test needs a PostgreSQL-backed server that owns its database"),
-        }
+    /// Drops the server's PostgreSQL database under it (`WITH (FORCE)`), while it runs.
+    pub async fn drop_postgres_database(&self) {
+        let Some(TestDatabase::Postgres(db)) = &self.database else {
+            panic!("this test needs a PostgreSQL-backed server that owns its database");
+        };
+        let client = admin_connect(&db.admin_url)
+            .await
+            .expect("connect to PostgreSQL");
+        let statement = drop_statement(&db.name);
+        client
+            .batch_execute(&statement)
+            .await
+            .expect("drop the test database");
     }
 }
 

@@ -47,6 +47,7 @@ mod helpers;
 mod http;
 mod operations;
 mod orders;
+mod outage;
 mod products;
 mod restart;
 mod validation;
