@@ -1,0 +1,162 @@
+//! An `Idempotency-Key` whose first request is still running is refused (409 at the HTTP
+//! edge) rather than run twice. The first request is held inside the store by a gate the test
+//! opens, so the overlap is certain without any sleep.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use inventory_core::testing::{new_order, new_product, t0};
+use inventory_core::time::OffsetDateTime;
+use inventory_core::{
+    ChangeSource, Error, EventEffect, EventId, EventRecord, IdempotencyKey, Idempotent, Inventory,
+    MemoryStore, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page, Product, ProductPatch,
+    Result, StockMovement, Store, Transition,
+};
+use tokio::sync::{Notify, Semaphore};
+
+/// A `MemoryStore` whose `place_order` waits at a gate.
+#[derive(Clone)]
+struct GatedStore {
+    inner: MemoryStore,
+    entered: Arc<Notify>,
+    gate: Arc<Semaphore>,
+}
+
+#[async_trait]
+impl Store for GatedStore {
+    async fn place_order(
+        &self,
+        order: NewOrder,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<Order>> {
+        self.entered.notify_one();
+        let _permit = self.gate.acquire().await.map_err(Error::backend)?;
+        self.inner.place_order(order, at, key).await
+    }
+    async fn create_product(
+        &self,
+        p: NewProduct,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<Product>> {
+        self.inner.create_product(p, at, key).await
+    }
+    async fn get_product(&self, id: i64) -> Result<Product> {
+        self.inner.get_product(id).await
+    }
+    async fn list_products(&self, page: Page) -> Result<Vec<Product>> {
+        self.inner.list_products(page).await
+    }
+    async fn update_product(
+        &self,
+        id: i64,
+        p: ProductPatch,
+        at: OffsetDateTime,
+    ) -> Result<Product> {
+        self.inner.update_product(id, p, at).await
+    }
+    async fn delete_product(&self, id: i64) -> Result<()> {
+        self.inner.delete_product(id).await
+    }
+    async fn adjust_stock(&self, id: i64, d: i64, r: &str, at: OffsetDateTime) -> Result<Product> {
+        self.inner.adjust_stock(id, d, r, at).await
+    }
+    async fn list_movements(&self, id: i64, page: Page) -> Result<Vec<StockMovement>> {
+        self.inner.list_movements(id, page).await
+    }
+    async fn get_order(&self, id: i64) -> Result<Order> {
+        self.inner.get_order(id).await
+    }
+    async fn list_orders(&self, f: OrderFilter, page: Page) -> Result<Vec<Order>> {
+        self.inner.list_orders(f, page).await
+    }
+    async fn change_status(
+        &self,
+        id: i64,
+        t: Transition,
+        s: &ChangeSource,
+        at: OffsetDateTime,
+    ) -> Result<Order> {
+        self.inner.change_status(id, t, s, at).await
+    }
+    async fn order_history(&self, id: i64) -> Result<Vec<OrderEvent>> {
+        self.inner.order_history(id).await
+    }
+    async fn expire_orders(
+        &self,
+        b: OffsetDateTime,
+        at: OffsetDateTime,
+        l: u32,
+    ) -> Result<Vec<Order>> {
+        self.inner.expire_orders(b, at, l).await
+    }
+    async fn event_processed(&self, id: &EventId) -> Result<bool> {
+        self.inner.event_processed(id).await
+    }
+    async fn apply_event(
+        &self,
+        e: &EventRecord,
+        effect: EventEffect,
+        at: OffsetDateTime,
+    ) -> Result<Option<Order>> {
+        self.inner.apply_event(e, effect, at).await
+    }
+    async fn purge_idempotency_keys(&self, before: OffsetDateTime) -> Result<u64> {
+        self.inner.purge_idempotency_keys(before).await
+    }
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+}
+
+#[tokio::test]
+async fn a_key_in_flight_is_refused_then_replayed() {
+    let store = GatedStore {
+        inner: MemoryStore::new(),
+        entered: Arc::new(Notify::new()),
+        gate: Arc::new(Semaphore::new(0)),
+    };
+    let inv =
+        Arc::new(Inventory::new(store.clone()).with_clock(inventory_core::ManualClock::new(t0())));
+    let product = inv
+        .create_product(new_product("GATE-1", 100, 10))
+        .await
+        .expect("create");
+    let key = inv
+        .idempotency_key("POST /orders", "retry-me", b"{}")
+        .expect("key");
+
+    let first = {
+        let (inv, key) = (inv.clone(), key.clone());
+        tokio::spawn(async move {
+            inv.place_order_idempotent(new_order(product.id, 1), &key)
+                .await
+        })
+    };
+    store.entered.notified().await; // the first request is inside the store now
+    match inv
+        .place_order_idempotent(new_order(product.id, 1), &key)
+        .await
+    {
+        Err(Error::IdempotencyKeyInFlight { key }) => assert_eq!(key, "retry-me"),
+        other => panic!("expected IdempotencyKeyInFlight, got {other:?}"),
+    }
+    store.gate.add_permits(10); // let the first request finish
+
+    let created = first.await.expect("task").expect("first request");
+    assert!(matches!(created, Idempotent::Created(_)));
+    let again = inv
+        .place_order_idempotent(new_order(product.id, 1), &key)
+        .await
+        .expect("replay");
+    assert!(
+        matches!(again, Idempotent::Replayed(_)),
+        "after it finished, the key replays"
+    );
+    assert_eq!(
+        inv.get_product(product.id).await.expect("get").stock,
+        9,
+        "one order only"
+    );
+}
