@@ -204,7 +204,7 @@ pub struct ValidationError {
 
 #[utoipa::path(post, path = "/products", tag = "products", request_body = ProductCreate,
     description = "Creates a product. The price is held exactly (integer cents). With `Idempotency-Key`, a retry answers the first response.",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe for 24 hours (1–255 visible ASCII)")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe for IDEMPOTENCY_TTL (24 hours by default); 1–255 visible ASCII")),
     responses((status = 201, body = Product, headers(("Idempotent-Replayed" = String, description = "`true` when this is a replayed answer"))),
               (status = 409, description = "Duplicate SKU, or the same Idempotency-Key still in flight", body = HttpError)))]
 fn doc_create_product() {}
@@ -254,9 +254,9 @@ fn doc_delete_product() {}
 
 #[utoipa::path(post, path = "/orders", tag = "orders", request_body = OrderCreate,
     description = "Places an order: checks and takes stock, snapshots the price, in one atomic step. With `Idempotency-Key`, a retry answers the first response and places nothing.",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe for 24 hours (1–255 visible ASCII)")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe for IDEMPOTENCY_TTL (24 hours by default); 1–255 visible ASCII")),
     responses((status = 201, body = Order, headers(("Idempotent-Replayed" = String, description = "`true` when this is a replayed answer"))), (status = 404, description = "Unknown product", body = HttpError),
-              (status = 409, description = "Insufficient stock", body = HttpError,
+              (status = 409, description = "Insufficient stock, or the same Idempotency-Key still in flight (Retry-After)", body = HttpError,
                example = json!({"detail": {"error": "Insufficient stock", "requested": 10, "available": 5, "product_id": 1}}))))]
 fn doc_create_order() {}
 
@@ -289,8 +289,12 @@ fn doc_cancel_order() {}
 
 #[utoipa::path(post, path = "/webhooks/payment", tag = "webhooks", request_body = PaymentWebhook,
     description = "Checks, in order: signature (401), replay (400), body (422), effect. The event id is recorded with its effect.",
-    params(("X-Webhook-Signature" = String, Header, description = "hex HMAC-SHA256 of the raw body, optional `sha256=` prefix"),
-           ("X-Event-Id" = Option<String>, Header, description = "Event id; defaults to the SHA-256 of the body")),
+    params(("X-Webhook-Signature" = Option<String>, Header, description = "WEBHOOK_SCHEME=hex (default): hex HMAC-SHA256 of the raw body, optional `sha256=` prefix"),
+           ("X-Event-Id" = Option<String>, Header, description = "hex and stripe: the event id; defaults to the SHA-256 of the body"),
+           ("Stripe-Signature" = Option<String>, Header, description = "WEBHOOK_SCHEME=stripe: `t=<unix>,v1=<hex>`, signed payload `t.body`, 300 s tolerance"),
+           ("webhook-id" = Option<String>, Header, description = "WEBHOOK_SCHEME=standard: the event id"),
+           ("webhook-timestamp" = Option<String>, Header, description = "WEBHOOK_SCHEME=standard: unix seconds, 300 s tolerance"),
+           ("webhook-signature" = Option<String>, Header, description = "WEBHOOK_SCHEME=standard: space-separated `v1,<base64>` entries")),
     responses((status = 200, body = WebhookResult),
               (status = 401, description = "Missing or invalid signature", body = HttpError),
               (status = 400, description = "Event already processed", body = HttpError),
@@ -342,11 +346,25 @@ fn error_response(description: &str, schema: &str) -> RefOr<utoipa::openapi::Res
     let content = ContentBuilder::new()
         .schema(Some(utoipa::openapi::Ref::from_schema_name(schema)))
         .build();
-    ResponseBuilder::new()
+    let mut response = ResponseBuilder::new()
         .description(description)
-        .content("application/json", content)
-        .build()
-        .into()
+        .content("application/json", content);
+    // The headers these answers carry, so generated clients can read them.
+    let header = |name: &str| {
+        let text = utoipa::openapi::schema::Type::String;
+        let schema = utoipa::openapi::ObjectBuilder::new().schema_type(text);
+        let h = utoipa::openapi::header::HeaderBuilder::new().schema(Some(schema));
+        (name.to_owned(), h.build())
+    };
+    if description.starts_with("Missing or invalid API key") {
+        let (n, h) = header("WWW-Authenticate");
+        response = response.header(n, h);
+    }
+    if description.contains("Retry-After") {
+        let (n, h) = header("Retry-After");
+        response = response.header(n, h);
+    }
+    response.build().into()
 }
 
 /// The document, with the answers every route can give added to each operation, and the API

@@ -354,6 +354,9 @@ where
             .map(percent_decode)
             .collect();
         let admitted = admit(&state, &method, peer, &segments, &headers);
+        // A refusal before the body is read leaves it unread on the connection, which then
+        // cannot carry another request: the answer must say `Connection: close`.
+        let close = admitted.is_err() && declares_body(&headers);
         let read = match admitted {
             Ok(()) => read_body(&method, &headers, body, state.max_body_bytes).await,
             Err(e) => Err(e),
@@ -381,6 +384,12 @@ where
         if let Ok(v) = HeaderValue::from_str(&id) {
             response.headers_mut().insert("x-request-id", v);
         }
+        if close {
+            response.headers_mut().insert(
+                warp::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+        }
         let status = response.status().as_u16();
         let span = tracing::Span::current();
         span.record("route", route);
@@ -398,6 +407,12 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// Whether the request says a body follows (a non-zero length, or chunked).
+fn declares_body(headers: &HeaderMap) -> bool {
+    let length = headers.get("content-length").and_then(|v| v.to_str().ok());
+    length.is_some_and(|l| l.trim() != "0") || headers.contains_key("transfer-encoding")
 }
 
 /// Rate limit, then API key: both decided from headers alone, before the body is read.

@@ -11,6 +11,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
+pub mod extra;
 
 /// The webhook secret every test server is configured with.
 pub const WEBHOOK_SECRET: &str = "test-secret";

@@ -41,14 +41,24 @@ macro_rules! both_backends {
     };
 }
 
+mod auth;
+mod check;
 mod concurrency;
 mod docs;
+mod expiry;
 mod helpers;
+mod history;
 mod http;
+mod idempotency;
+mod ledger;
+mod openapi_security;
 mod operations;
 mod orders;
 mod outage;
+mod pagination;
 mod products;
+mod ratelimit;
 mod restart;
+mod schemes;
 mod validation;
 mod webhooks;
