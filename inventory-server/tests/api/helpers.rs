@@ -186,9 +186,18 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 }
 
 async fn start(settings: Settings, database: Option<TestDatabase>) -> TestApp {
+    start_with_clock(settings, database, inventory_core::SystemClock).await
+}
+
+/// Starts the app on `clock` (a `ManualClock` in the expiry and idempotency tests).
+pub async fn start_with_clock(
+    settings: Settings,
+    database: Option<TestDatabase>,
+    clock: impl inventory_core::Clock,
+) -> TestApp {
     let database_url = settings.database_url.clone();
     let webhook_secret = settings.webhook_secret.clone();
-    let app = Application::build(settings)
+    let app = Application::build_with_clock(settings, clock)
         .await
         .unwrap_or_else(|e| panic!("the server failed to start on {database_url}: {e:?}"));
     let port = app.port();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use inventory_core::ManualClock;
 use inventory_core::time::OffsetDateTime;
-use inventory_server::{Application, Settings};
+use inventory_server::Settings;
 use reqwest::Method;
 use serde_json::Value;
 
@@ -28,33 +28,7 @@ pub async fn spawn_app_on_clock(
     let mut settings = Settings::for_database(database.url());
     settings.webhook_secret = Some(WEBHOOK_SECRET.to_owned());
     configure(&mut settings);
-    let database_url = settings.database_url.clone();
-    let webhook_secret = settings.webhook_secret.clone();
-    let app = Application::build_with_clock(settings, clock)
-        .await
-        .unwrap_or_else(|e| panic!("the server failed to start on {database_url}: {e:?}"));
-    let port = app.port();
-    let handle = app.shutdown_handle();
-    let server =
-        tokio::spawn(async move { app.run_until_stopped().await.map_err(|e| format!("{e:?}")) });
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("build the HTTP client");
-    TestApp {
-        api: Api {
-            address: format!("http://127.0.0.1:{port}"),
-            client,
-        },
-        port,
-        database_url,
-        webhook_secret,
-        shutdown: Box::new(move || handle.shutdown()),
-        server: Some(server),
-        database: Some(database),
-    }
+    super::start_with_clock(settings, Some(database), clock).await
 }
 
 impl TestApp {
