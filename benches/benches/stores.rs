@@ -1,0 +1,261 @@
+//! `place_order` throughput per store with 1, 16 and 64 concurrent callers.
+//! `cargo bench -p inventory-benches --bench stores` (PostgreSQL from `TEST_DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`, in a fresh database dropped afterwards;
+//! `BENCH_SKIP_POSTGRES=1` leaves it out).
+//!
+//! Each measurement places `iters` orders split across the callers and reports orders/s; the
+//! SQLite variants (group commit on/off × `synchronous` FULL/NORMAL) run in the same process and
+//! run, so their ratios are comparable.
+
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use inventory_core::time::OffsetDateTime;
+use inventory_core::{NewOrder, Quantity, Store};
+use inventory_store_postgres::PostgresStore;
+use inventory_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
+
+const CALLERS: [usize; 3] = [1, 16, 64];
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Places exactly `total` orders from `callers` concurrent tasks and returns the elapsed time.
+async fn place_concurrently<S: Store + Clone>(
+    store: &S,
+    product_id: i64,
+    callers: usize,
+    total: u64,
+) -> Duration {
+    let order = NewOrder {
+        product_id,
+        quantity: Quantity::new(1).expect("valid"),
+    };
+    let callers = callers as u64;
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for caller in 0..callers {
+        let share = total / callers + u64::from(caller < total % callers);
+        let store = store.clone();
+        tasks.spawn(async move {
+            for _ in 0..share {
+                store
+                    .place_order(order, OffsetDateTime::now_utc(), None)
+                    .await
+                    .expect("order placed");
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.expect("caller task");
+    }
+    start.elapsed()
+}
+
+fn bench_store<S: Store + Clone>(
+    c: &mut Criterion,
+    group_name: &str,
+    rt: &tokio::runtime::Runtime,
+    store: S,
+) {
+    let product_id = rt.block_on(inventory_benches::seed(&store));
+    let mut group = c.benchmark_group(group_name);
+    group.throughput(Throughput::Elements(1));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(2));
+    group.measurement_time(Duration::from_secs(5));
+    for callers in CALLERS {
+        group.bench_with_input(
+            BenchmarkId::new("place_order", callers),
+            &callers,
+            |b, &callers| {
+                b.to_async(rt).iter_custom(|iters| {
+                    let store = store.clone();
+                    async move { place_concurrently(&store, product_id, callers, iters).await }
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+fn sqlite(c: &mut Criterion) {
+    let rt = runtime();
+    let variants = [
+        ("sqlite/full+group", Synchronous::Full, true),
+        ("sqlite/full+single", Synchronous::Full, false),
+        ("sqlite/normal+group", Synchronous::Normal, true),
+        ("sqlite/normal+single", Synchronous::Normal, false),
+    ];
+    for (name, sync, group_commit) in variants {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = SqliteOptions::default()
+            .synchronous(sync)
+            .group_commit(group_commit);
+        let store = rt
+            .block_on(SqliteStore::open_with(dir.path().join("bench.db"), options))
+            .expect("open SQLite");
+        bench_store(c, name, &rt, store.clone());
+        let stats = store.writer_stats();
+        eprintln!("{name}: writer {stats:?}");
+        rt.block_on(store.close()).expect("close SQLite");
+    }
+}
+
+fn postgres(c: &mut Criterion) {
+    if std::env::var_os("BENCH_SKIP_POSTGRES").is_some() {
+        eprintln!("postgres: skipped (BENCH_SKIP_POSTGRES is set)");
+        return;
+    }
+    let rt = runtime();
+    let db = rt.block_on(inventory_benches::PgDatabase::create());
+    let store = rt
+        .block_on(PostgresStore::connect(&db.url))
+        .expect("connect PostgreSQL");
+    bench_store(c, "postgres", &rt, store.clone());
+    rt.block_on(Store::close(&store)).expect("close PostgreSQL");
+    drop(store);
+    drop(db);
+}
+
+/// One list page (100 rows) straight through rusqlite, on the store's own schema and file,
+/// read-only as the store's readers open it: the store's statement against variants.
+///
+/// SQLite 3.54 (rusqlite's bundled build) reads a `LIMIT ?` parameter's bound value when it
+/// prepares a statement and marks the statement for re-preparation on every later bind
+/// (`sqlite3ExprIsInteger` → `sqlite3VdbeReprepareOnBind`), so the cached statement is compiled
+/// again on every call. `LIMIT +?` (unary plus), a literal, or a connection with
+/// `SQLITE_DBCONFIG_ENABLE_QPSG` avoid it; the difference is the cost of the re-preparation.
+fn sqlite_list_statement(c: &mut Criterion) {
+    // The store's own schema (migrations applied by the store), 200 products, then a read-only
+    // connection as the store's readers open it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("statement.db");
+    let rt = runtime();
+    rt.block_on(async {
+        let store = SqliteStore::open(&path).await.expect("open SQLite");
+        for n in 1..=200 {
+            let sku = inventory_benches::baseline::sku(n);
+            store
+                .create_product(
+                    inventory_benches::product(&sku, 1000),
+                    OffsetDateTime::now_utc(),
+                    None,
+                )
+                .await
+                .expect("product");
+        }
+        store.close().await.expect("close");
+    });
+    let conn = rusqlite::Connection::open_with_flags(
+        &path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .expect("SQLite");
+    type Row = (i64, String, String, i64, i64);
+    let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    };
+    let mut group = c.benchmark_group("sqlite statement/list 100");
+    group.bench_function("WHERE id > ?1 (as the store)", |b| {
+        b.iter(|| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, sku, name, price_cents, stock FROM products
+                     WHERE id > ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+                )
+                .expect("prepare");
+            let rows: Vec<Row> = stmt
+                .query_map((i64::MIN, 100, 0), read)
+                .expect("query")
+                .map(|r| r.expect("row"))
+                .collect();
+            rows
+        })
+    });
+    group.bench_function("no cursor parameter", |b| {
+        b.iter(|| {
+            let mut stmt = conn
+                .prepare_cached("SELECT id, sku, name, price_cents, stock FROM products ORDER BY id LIMIT ?1 OFFSET ?2")
+                .expect("prepare");
+            let rows: Vec<Row> =
+                stmt.query_map((100, 0), read).expect("query").map(|r| r.expect("row")).collect();
+            rows
+        })
+    });
+    group.bench_function("no parameter at all (LIMIT 100 literal)", |b| {
+        b.iter(|| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, sku, name, price_cents, stock FROM products ORDER BY id LIMIT 100",
+                )
+                .expect("prepare");
+            let rows: Vec<Row> = stmt
+                .query_map([], read)
+                .expect("query")
+                .map(|r| r.expect("row"))
+                .collect();
+            rows
+        })
+    });
+    group.bench_function("LIMIT +?2 OFFSET +?3 (unary plus)", |b| {
+        b.iter(|| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, sku, name, price_cents, stock FROM products
+                     WHERE id > ?1 ORDER BY id LIMIT +?2 OFFSET +?3",
+                )
+                .expect("prepare");
+            let rows: Vec<Row> = stmt
+                .query_map((i64::MIN, 100, 0), read)
+                .expect("query")
+                .map(|r| r.expect("row"))
+                .collect();
+            rows
+        })
+    });
+    let qpsg = rusqlite::Connection::open_with_flags(
+        &path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .expect("SQLite");
+    qpsg.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .expect("QPSG");
+    group.bench_function("as the store, connection with QPSG", |b| {
+        b.iter(|| {
+            let mut stmt = qpsg
+                .prepare_cached(
+                    "SELECT id, sku, name, price_cents, stock FROM products
+                     WHERE id > ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+                )
+                .expect("prepare");
+            let rows: Vec<Row> = stmt
+                .query_map((i64::MIN, 100, 0), read)
+                .expect("query")
+                .map(|r| r.expect("row"))
+                .collect();
+            rows
+        })
+    });
+    group.bench_function("get one by id", |b| {
+        b.iter(|| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, sku, name, price_cents, stock FROM products WHERE id = ?1",
+                )
+                .expect("prepare");
+            stmt.query_row([7], read).expect("row")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, sqlite_list_statement, sqlite, postgres);
+criterion_main!(benches);
