@@ -140,8 +140,13 @@ impl State {
         }
     }
 
-    fn store_key(&mut self, key: Option<&IdempotencyKey>, body: Vec<u8>, at: OffsetDateTime) {
-        if let Some(k) = key {
+    fn store_key(
+        &mut self,
+        key: Option<&IdempotencyKey>,
+        body: Option<Vec<u8>>,
+        at: OffsetDateTime,
+    ) {
+        if let (Some(k), Some(body)) = (key, body) {
             let response = StoredResponse { status: 201, body };
             let record = KeyRecord {
                 fingerprint: k.fingerprint().to_owned(),
@@ -212,7 +217,8 @@ impl Store for MemoryStore {
             price: p.price,
             stock: p.stock,
         };
-        let body = json_body(&product)?;
+        // Serialized only when a key will keep it (it costs more than the rest of the call).
+        let body = key.map(|_| json_body(&product)).transpose()?;
         s.next_product += 1;
         s.products.insert(product.id, product.clone());
         s.record_movement(
@@ -367,7 +373,7 @@ impl Store for MemoryStore {
             created_at: at,
             updated_at: at,
         };
-        let body = json_body(&order)?;
+        let body = key.map(|_| json_body(&order)).transpose()?;
         s.product_mut(o.product_id)?.stock -= requested;
         s.next_order += 1;
         s.orders.insert(order.id, order.clone());

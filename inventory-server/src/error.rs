@@ -53,7 +53,10 @@ impl From<FieldError> for ApiError {
 
 /// A JSON response with a status.
 pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut bytes = Vec::with_capacity(256);
+    if serde_json::to_writer(&mut bytes, body).is_err() {
+        bytes = b"{}".to_vec();
+    }
     let mut resp = Response::new(bytes.into());
     *resp.status_mut() = status;
     resp.headers_mut().insert(

@@ -28,7 +28,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `LOG_FORMAT`: `pretty` (default) or `json`.
     pub log_format: LogFormat,
-    /// `DATABASE_POOL_SIZE`: connections to PostgreSQL, or SQLite readers (default 8).
+    /// `DATABASE_POOL_SIZE`: connections to PostgreSQL per instance (default 16).
     pub pool_size: usize,
     /// `API_KEY`: one key, or several separated by commas (rotation). When set, every write
     /// on products and orders needs one of them. Empty: writes are open.
@@ -158,7 +158,8 @@ impl Settings {
             webhook_secret: None,
             max_body_bytes: 65_536,
             log_format: LogFormat::Pretty,
-            pool_size: 8,
+            // The PostgreSQL store's own default: 8 measurably capped orders/s at 200 clients.
+            pool_size: 16,
             api_keys: Vec::new(),
             rate_limit: 0,
             rate_limit_burst: 200,

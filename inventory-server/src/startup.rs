@@ -250,9 +250,16 @@ async fn sweep(
         .unwrap_or(std::time::Duration::from_secs(60));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The Prometheus recorder keeps every histogram sample until upkeep drains it into the
+    // buckets; without this, memory grows with traffic between scrapes.
+    let mut upkeep = tokio::time::interval(std::time::Duration::from_secs(5));
     loop {
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
+            _ = upkeep.tick() => {
+                state.metrics.run_upkeep();
+                continue;
+            }
             _ = tick.tick() => {}
         }
         match state.inventory.expire_due_orders().await {

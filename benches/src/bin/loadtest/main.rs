@@ -65,28 +65,28 @@ struct Opts {
     /// postgres://postgres@127.0.0.1:5432/test) instead of an SQLite file.
     #[arg(long)]
     postgres: bool,
-    /// Seconds measured per attack [all, run: 10; smoke: 3].
+    /// Seconds measured per attack (default: all, run 10; smoke 3).
     #[arg(long)]
     run_time: Option<u64>,
-    /// Users (concurrent connections), comma-separated [all, run: 25,200; smoke: 4].
+    /// Users (concurrent connections), comma-separated (default: all, run 25,200; smoke 4).
     #[arg(long, value_delimiter = ',')]
     users: Option<Vec<usize>>,
-    /// Users of the POST /orders run [200].
+    /// Users of the POST /orders run.
     #[arg(long, default_value_t = 200)]
     orders_users: usize,
-    /// Users of the long mix run [1000].
+    /// Users of the long mix run.
     #[arg(long, default_value_t = 1000)]
     soak_users: usize,
-    /// Seconds of the long mix run [30].
+    /// Seconds of the long mix run.
     #[arg(long, default_value_t = 30)]
     soak_time: u64,
-    /// The paced long run: each user pauses a random 0..=this many ms after each request [200].
+    /// The paced long run: each user pauses a random 0..=this many ms after each request.
     #[arg(long, default_value_t = 200)]
     soak_wait_ms: u64,
-    /// run: each user pauses a random 0..=this many ms after each request [no pause].
+    /// run: each user pauses a random 0..=this many ms after each request (default: none).
     #[arg(long)]
     wait_ms: Option<u64>,
-    /// The inventory-server executable [next to this one].
+    /// The inventory-server executable (default: the one next to this executable).
     #[arg(long)]
     server: Option<PathBuf>,
     /// Extra environment for the server, KEY=VALUE (repeatable), e.g. DATABASE_POOL_SIZE=32.
@@ -99,7 +99,7 @@ struct Opts {
     #[arg(long)]
     profile: Option<PathBuf>,
     /// Scrape the server's /metrics every this many seconds during each attack, as Prometheus
-    /// would [off].
+    /// would (default: never).
     #[arg(long, value_name = "SECONDS")]
     scrape_metrics: Option<u64>,
 }

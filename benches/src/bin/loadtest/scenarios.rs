@@ -89,7 +89,7 @@ impl Kind {
     }
 }
 
-/// Request names (goose reports them as "<METHOD> <name>").
+/// Request names (goose reports them as "METHOD name").
 pub const LIST: &str = "/products?limit=100";
 /// See [`LIST`].
 pub const GET_PRODUCT: &str = "/products/{id}";
