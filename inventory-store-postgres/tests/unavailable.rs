@@ -89,7 +89,26 @@ async fn exhausted_pool_is_unavailable_after_the_wait_timeout() {
         let store = store.clone();
         tokio::spawn(async move { store.adjust_stock(p.id, 1, "restock", t0()).await })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Wait, polling with a deadline, until the adjustment is queued behind that lock: it then
+    // holds the pool's only connection.
+    let watcher = db.client().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut poll = tokio::time::interval(Duration::from_millis(10));
+    loop {
+        poll.tick().await;
+        let row = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity");
+        if row.get::<_, i64>(0) > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the adjustment never blocked on the row lock");
+    }
 
     let started = Instant::now();
     let r = store.get_product(p.id).await;
