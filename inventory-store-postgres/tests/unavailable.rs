@@ -107,7 +107,10 @@ async fn exhausted_pool_is_unavailable_after_the_wait_timeout() {
         if row.get::<_, i64>(0) > 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "the adjustment never blocked on the row lock");
+        assert!(
+            Instant::now() < deadline,
+            "the adjustment never blocked on the row lock"
+        );
     }
 
     let started = Instant::now();
