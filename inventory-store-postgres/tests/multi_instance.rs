@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use common::{TestDb, test_options};
-use inventory_core::testing::concurrency::assert_invariant;
+use inventory_core::testing::concurrency::{self, assert_invariant};
 use inventory_core::testing::{StoreExt, new_order, new_product, t0};
 use inventory_core::time::Duration;
 use inventory_core::{
@@ -31,78 +31,13 @@ async fn two_instances() -> (PostgresStore, PostgresStore, TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn orders_split_across_instances_never_oversell() {
     let (a, b, _db) = two_instances().await;
-    let p = a
-        .create(new_product("MI-1", 100, 50))
-        .await
-        .expect("create");
-    let mut tasks = JoinSet::new();
-    for i in 0..200 {
-        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.spawn(async move { store.order(new_order(p.id, 1)).await });
-    }
-    let (mut ok, mut refused) = (0, 0);
-    while let Some(r) = tasks.join_next().await {
-        match r.expect("task") {
-            Ok(_) => ok += 1,
-            Err(Error::InsufficientStock {
-                requested: 1,
-                available: 0,
-                ..
-            }) => refused += 1,
-            Err(e) => panic!("unexpected error {e:?}"),
-        }
-    }
-    assert_eq!((ok, refused), (50, 150));
-    assert_eq!(a.get_product(p.id).await.expect("get").stock, 0);
-    assert_eq!(b.get_product(p.id).await.expect("get").stock, 0);
-    assert_invariant(&a, p.id, 50).await;
+    concurrency::orders_never_oversell_across(&[a, b]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_event_through_both_instances_applies_once() {
     let (a, b, _db) = two_instances().await;
-    let p = a
-        .create(new_product("MI-2", 100, 10))
-        .await
-        .expect("create");
-    let o = a.order(new_order(p.id, 1)).await.expect("order");
-    let pay = OrderStatus::Pending
-        .transition_to(OrderStatus::Paid)
-        .expect("allowed");
-    let record = EventRecord {
-        id: EventId::parse("mi-evt-1").expect("valid"),
-        kind: PAYMENT_SUCCEEDED.into(),
-        order_id: Some(o.id),
-    };
-    let mut tasks = JoinSet::new();
-    for i in 0..20 {
-        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let record = record.clone();
-        let effect = EventEffect::ChangeStatus {
-            order_id: o.id,
-            transition: pay,
-        };
-        tasks.spawn(async move { store.apply_event(&record, effect, t0()).await });
-    }
-    let (mut applied, mut replayed) = (0, 0);
-    while let Some(r) = tasks.join_next().await {
-        match r.expect("task") {
-            Ok(after) => {
-                assert_eq!(after.map(|o| o.status), Some(OrderStatus::Paid));
-                applied += 1;
-            }
-            Err(Error::EventAlreadyProcessed { .. } | Error::StatusConflict { .. }) => {
-                replayed += 1
-            }
-            Err(e) => panic!("unexpected error {e:?}"),
-        }
-    }
-    assert_eq!((applied, replayed), (1, 19));
-    assert!(b.event_processed(&record.id).await.expect("read"));
-    assert_eq!(
-        a.get_order(o.id).await.expect("get").status,
-        OrderStatus::Paid
-    );
+    concurrency::duplicate_events_apply_once_across(&[a, b]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -44,13 +44,20 @@ pub async fn assert_invariant<S: Store>(store: &S, product_id: i64, base: i64) {
 
 /// 200 concurrent single-unit orders against stock 50: exactly 50 succeed, stock ends at 0.
 pub async fn concurrent_orders_never_oversell<S: Store + Clone>(store: S) {
-    let p = store
+    orders_never_oversell_across(&[store]).await;
+}
+
+/// [`concurrent_orders_never_oversell`] with the orders spread round-robin over several
+/// handles on one database — separate pools or processes, as several server instances are.
+pub async fn orders_never_oversell_across<S: Store + Clone>(instances: &[S]) {
+    let first = &instances[0];
+    let p = first
         .create(new_product("RACE-1", 100, 50))
         .await
         .expect("create");
     let mut tasks = JoinSet::new();
-    for _ in 0..200 {
-        let store = store.clone();
+    for i in 0..200 {
+        let store = instances[i % instances.len()].clone();
         tasks.spawn(async move { store.order(new_order(p.id, 1)).await });
     }
     let (mut ok, mut refused) = (0, 0);
@@ -66,8 +73,10 @@ pub async fn concurrent_orders_never_oversell<S: Store + Clone>(store: S) {
         }
     }
     assert_eq!((ok, refused), (50, 150));
-    assert_eq!(store.get_product(p.id).await.expect("get").stock, 0);
-    assert_invariant(&store, p.id, 50).await;
+    for store in instances {
+        assert_eq!(store.get_product(p.id).await.expect("get").stock, 0);
+    }
+    assert_invariant(first, p.id, 50).await;
 }
 
 /// Concurrent pay, cancel and ship on the same orders: every order ends in a reachable state,
@@ -128,11 +137,18 @@ pub async fn concurrent_status_changes_keep_invariant<S: Store + Clone>(store: S
 
 /// The same event id delivered 20 times concurrently applies exactly once.
 pub async fn concurrent_duplicate_events_apply_once<S: Store + Clone>(store: S) {
-    let p = store
+    duplicate_events_apply_once_across(&[store]).await;
+}
+
+/// [`concurrent_duplicate_events_apply_once`] with the deliveries spread round-robin over
+/// several handles on one database.
+pub async fn duplicate_events_apply_once_across<S: Store + Clone>(instances: &[S]) {
+    let first = &instances[0];
+    let p = first
         .create(new_product("RACE-3", 100, 10))
         .await
         .expect("create");
-    let o = store.order(new_order(p.id, 1)).await.expect("order");
+    let o = first.order(new_order(p.id, 1)).await.expect("order");
     let pay = OrderStatus::Pending
         .transition_to(OrderStatus::Paid)
         .expect("allowed");
@@ -142,8 +158,8 @@ pub async fn concurrent_duplicate_events_apply_once<S: Store + Clone>(store: S) 
         order_id: Some(o.id),
     };
     let mut tasks = JoinSet::new();
-    for _ in 0..20 {
-        let (store, record) = (store.clone(), record.clone());
+    for i in 0..20 {
+        let (store, record) = (instances[i % instances.len()].clone(), record.clone());
         let effect = EventEffect::ChangeStatus {
             order_id: o.id,
             transition: pay,
@@ -153,7 +169,10 @@ pub async fn concurrent_duplicate_events_apply_once<S: Store + Clone>(store: S) 
     let (mut applied, mut replayed) = (0, 0);
     while let Some(r) = tasks.join_next().await {
         match r.expect("task") {
-            Ok(_) => applied += 1,
+            Ok(after) => {
+                assert_eq!(after.map(|o| o.status), Some(OrderStatus::Paid));
+                applied += 1;
+            }
             // A loser that reads PAID before seeing the event row fails its compare-and-set.
             Err(Error::EventAlreadyProcessed { .. } | Error::StatusConflict { .. }) => {
                 replayed += 1
@@ -162,10 +181,13 @@ pub async fn concurrent_duplicate_events_apply_once<S: Store + Clone>(store: S) 
         }
     }
     assert_eq!((applied, replayed), (1, 19));
-    assert_eq!(
-        store.get_order(o.id).await.expect("get").status,
-        OrderStatus::Paid
-    );
+    for store in instances {
+        assert!(store.event_processed(&record.id).await.expect("read"));
+        assert_eq!(
+            store.get_order(o.id).await.expect("get").status,
+            OrderStatus::Paid
+        );
+    }
 }
 
 /// Signed payments racing cancellations through [`Inventory`]: each order is paid or canceled,
