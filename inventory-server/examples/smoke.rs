@@ -41,16 +41,7 @@ impl Smoke {
         if let Some(b) = body {
             req = req.json(b);
         }
-        match req.send().await {
-            Ok(resp) => {
-                let status = resp.status();
-                (status, resp.json().await.unwrap_or(Value::Null))
-            }
-            Err(e) => {
-                eprintln!("request to {path} failed: {e}");
-                (StatusCode::SERVICE_UNAVAILABLE, Value::Null)
-            }
-        }
+        answer(req, path).await
     }
 
     async fn webhook(
@@ -68,15 +59,20 @@ impl Smoke {
         if let Some(sig) = signature {
             req = req.header("X-Webhook-Signature", sig);
         }
-        match req.send().await {
-            Ok(resp) => {
-                let status = resp.status();
-                (status, resp.json().await.unwrap_or(Value::Null))
-            }
-            Err(e) => {
-                eprintln!("webhook request failed: {e}");
-                (StatusCode::SERVICE_UNAVAILABLE, Value::Null)
-            }
+        answer(req, "/webhooks/payment").await
+    }
+}
+
+/// Sends a request; a failure to get an answer counts as a 503 so the check reports it.
+async fn answer(req: reqwest::RequestBuilder, path: &str) -> (StatusCode, Value) {
+    match req.send().await {
+        Ok(resp) => {
+            let status = resp.status();
+            (status, resp.json().await.unwrap_or(Value::Null))
+        }
+        Err(e) => {
+            eprintln!("request to {path} failed: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, Value::Null)
         }
     }
 }
