@@ -122,6 +122,22 @@ fn postgres(c: &mut Criterion) {
     drop(db);
 }
 
+/// A product row as the store reads it.
+type Row = (i64, String, String, i64, i64);
+
+fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+/// Runs one cached listing statement and collects its rows, as the store's reader does.
+fn list<P: rusqlite::Params>(conn: &rusqlite::Connection, sql: &str, params: P) -> Vec<Row> {
+    let mut stmt = conn.prepare_cached(sql).expect("prepare");
+    stmt.query_map(params, read)
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect()
+}
+
 /// One list page (100 rows) straight through rusqlite, on the store's own schema and file,
 /// read-only as the store's readers open it: the store's statement against variants.
 ///
@@ -156,66 +172,43 @@ fn sqlite_list_statement(c: &mut Criterion) {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .expect("SQLite");
-    type Row = (i64, String, String, i64, i64);
-    let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-    };
     let mut group = c.benchmark_group("sqlite statement/list 100");
     group.bench_function("WHERE id > ?1 (as the store)", |b| {
         b.iter(|| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT id, sku, name, price_cents, stock FROM products
+            list(
+                &conn,
+                "SELECT id, sku, name, price_cents, stock FROM products
                      WHERE id > ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
-                )
-                .expect("prepare");
-            let rows: Vec<Row> = stmt
-                .query_map((i64::MIN, 100, 0), read)
-                .expect("query")
-                .map(|r| r.expect("row"))
-                .collect();
-            rows
+                (i64::MIN, 100, 0),
+            )
         })
     });
     group.bench_function("no cursor parameter", |b| {
         b.iter(|| {
-            let mut stmt = conn
-                .prepare_cached("SELECT id, sku, name, price_cents, stock FROM products ORDER BY id LIMIT ?1 OFFSET ?2")
-                .expect("prepare");
-            let rows: Vec<Row> =
-                stmt.query_map((100, 0), read).expect("query").map(|r| r.expect("row")).collect();
-            rows
+            list(
+                &conn,
+                "SELECT id, sku, name, price_cents, stock FROM products ORDER BY id LIMIT ?1 OFFSET ?2",
+                (100, 0),
+            )
         })
     });
     group.bench_function("no parameter at all (LIMIT 100 literal)", |b| {
         b.iter(|| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT id, sku, name, price_cents, stock FROM products ORDER BY id LIMIT 100",
-                )
-                .expect("prepare");
-            let rows: Vec<Row> = stmt
-                .query_map([], read)
-                .expect("query")
-                .map(|r| r.expect("row"))
-                .collect();
-            rows
+            list(
+                &conn,
+                "SELECT id, sku, name, price_cents, stock FROM products ORDER BY id LIMIT 100",
+                [],
+            )
         })
     });
     group.bench_function("LIMIT +?2 OFFSET +?3 (unary plus)", |b| {
         b.iter(|| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT id, sku, name, price_cents, stock FROM products
+            list(
+                &conn,
+                "SELECT id, sku, name, price_cents, stock FROM products
                      WHERE id > ?1 ORDER BY id LIMIT +?2 OFFSET +?3",
-                )
-                .expect("prepare");
-            let rows: Vec<Row> = stmt
-                .query_map((i64::MIN, 100, 0), read)
-                .expect("query")
-                .map(|r| r.expect("row"))
-                .collect();
-            rows
+                (i64::MIN, 100, 0),
+            )
         })
     });
     let qpsg = rusqlite::Connection::open_with_flags(
@@ -230,18 +223,12 @@ fn sqlite_list_statement(c: &mut Criterion) {
     .expect("QPSG");
     group.bench_function("as the store, connection with QPSG", |b| {
         b.iter(|| {
-            let mut stmt = qpsg
-                .prepare_cached(
-                    "SELECT id, sku, name, price_cents, stock FROM products
+            list(
+                &qpsg,
+                "SELECT id, sku, name, price_cents, stock FROM products
                      WHERE id > ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
-                )
-                .expect("prepare");
-            let rows: Vec<Row> = stmt
-                .query_map((i64::MIN, 100, 0), read)
-                .expect("query")
-                .map(|r| r.expect("row"))
-                .collect();
-            rows
+                (i64::MIN, 100, 0),
+            )
         })
     });
     group.bench_function("get one by id", |b| {
