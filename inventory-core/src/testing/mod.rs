@@ -19,6 +19,7 @@ pub mod concurrency;
 pub mod conformance;
 pub mod model;
 pub mod records;
+pub mod webhooks;
 
 use time::OffsetDateTime;
 
@@ -91,9 +92,6 @@ macro_rules! store_conformance_tests {
             status_changes_are_compare_and_set,
             cancel_restores_stock_only_before_shipping,
             list_orders_filters_and_pages,
-            webhook_event_applies_once,
-            failed_webhook_event_leaves_no_trace,
-            webhook_through_inventory,
             ping_answers,
         );
         $crate::__store_case_tests!($fresh; concurrency;
@@ -101,6 +99,11 @@ macro_rules! store_conformance_tests {
             concurrent_status_changes_keep_invariant,
             concurrent_duplicate_events_apply_once,
             concurrent_webhooks_and_cancels_keep_invariant,
+        );
+        $crate::__store_case_tests!($fresh; webhooks;
+            webhook_event_applies_once,
+            failed_webhook_event_leaves_no_trace,
+            webhook_through_inventory,
         );
         $crate::__store_case_tests!($fresh; records;
             ledger_records_every_stock_change,
