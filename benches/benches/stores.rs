@@ -31,10 +31,7 @@ async fn place_concurrently<S: Store + Clone>(
     callers: usize,
     total: u64,
 ) -> Duration {
-    let order = NewOrder {
-        product_id,
-        quantity: Quantity::new(1).expect("valid"),
-    };
+    let order = NewOrder::new(product_id, Quantity::new(1).expect("valid"));
     let callers = callers as u64;
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();

@@ -3,17 +3,18 @@
 
 pub mod baseline;
 
+use inventory_core::idempotency::Idempotent;
 use inventory_core::time::OffsetDateTime;
-use inventory_core::{Idempotent, Money, NewProduct, ProductName, Sku, Store};
+use inventory_core::{Money, NewProduct, ProductName, Sku, Stock, Store};
 
-/// A valid product for benchmarks.
+/// A valid product for benchmarks (`stock` within `0 ..= MAX_STOCK`).
 pub fn product(sku: &str, stock: i64) -> NewProduct {
-    NewProduct {
-        sku: Sku::parse(sku).expect("valid SKU"),
-        name: ProductName::parse("Bench widget").expect("valid name"),
-        price: Money::from_cents(4999).expect("valid price"),
-        stock,
-    }
+    NewProduct::new(
+        Sku::parse(sku).expect("valid SKU"),
+        ProductName::parse("Bench widget").expect("valid name"),
+        Money::from_cents(4999).expect("valid price"),
+        Stock::new(stock).expect("valid stock"),
+    )
 }
 
 /// Creates one product with a stock that will not run out during a benchmark; returns its id.

@@ -1,7 +1,9 @@
 //! The one error type of the core: every failure a store or an operation can report.
 
+use crate::money::Amount;
 use crate::product::Sku;
 use crate::status::{InvalidTransition, OrderStatus};
+use crate::units::Stock;
 use crate::validation::ValidationErrors;
 
 /// A boxed error from a backend, kept for logs and never shown to clients.
@@ -44,9 +46,15 @@ pub enum Error {
         /// The product.
         product_id: i64,
         /// Units asked for.
-        requested: i64,
-        /// Units on hand.
-        available: i64,
+        requested: Stock,
+        /// Units available.
+        available: Stock,
+    },
+    /// A stock change would take the product above [`crate::MAX_STOCK`].
+    #[error("stock would exceed its maximum")]
+    StockAboveMaximum {
+        /// The product.
+        product_id: i64,
     },
     /// The status table forbids this move.
     #[error(transparent)]
@@ -61,6 +69,14 @@ pub enum Error {
         expected: OrderStatus,
         /// The status found.
         current: OrderStatus,
+    },
+    /// A request header holds a malformed value (an event id, an idempotency key).
+    #[error("invalid header {header}: {problem}")]
+    InvalidHeader {
+        /// The header's name, lowercase.
+        header: String,
+        /// What is wrong with it.
+        problem: crate::text::TextError,
     },
     /// The webhook signature is missing, malformed or wrong.
     #[error("Invalid webhook signature")]
@@ -79,10 +95,10 @@ pub enum Error {
     AmountMismatch {
         /// The order.
         order_id: i64,
-        /// The order's total, in cents.
-        expected_cents: i64,
-        /// The amount paid, in cents.
-        received_cents: i64,
+        /// The order's total.
+        expected: Amount,
+        /// The amount paid.
+        received: Amount,
     },
     /// An `Idempotency-Key` reused with a different request.
     #[error("Idempotency-Key '{key}' was already used with a different request")]
@@ -114,16 +130,6 @@ impl Error {
     /// Wraps a backend failure.
     pub fn backend(e: impl Into<BoxError>) -> Error {
         Error::Backend(e.into())
-    }
-
-    /// The refusal of a stock change that would exceed [`crate::MAX_STOCK`]; every store answers
-    /// it with this one value.
-    pub fn stock_above_maximum() -> Error {
-        Error::Validation(ValidationErrors::single(crate::FieldError::new(
-            ["body", "delta"],
-            "stock would exceed its maximum",
-            "less_than_equal",
-        )))
     }
 
     /// Wraps a failure to reach the database.

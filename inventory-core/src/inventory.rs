@@ -12,34 +12,15 @@ use crate::idempotency::{self, IdempotencyKey, Idempotent};
 use crate::ledger::{Adjustment, StockMovement};
 use crate::order::{NewOrder, Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
-use crate::status::{InvalidTransition, OrderStatus};
+use crate::status::{InvalidTransition, OrderStatus, StatusChange};
 use crate::store::{EventEffect, EventRecord, Store};
-use crate::webhook::{
-    EventId, HeaderLookup, PAYMENT_SUCCEEDED, PaymentEvent, SchemeVerifier, WebhookScheme,
-};
+use crate::text::TextError;
+use crate::units::Stock;
+use crate::webhook::{EventId, HeaderLookup, PAYMENT_SUCCEEDED, PaymentEvent, SchemeVerifier};
 
 /// How many times a compare-and-set lost to a concurrent change is retried. The status machine
 /// has no cycles, so an order can change at most twice; a few retries always settle.
 const CAS_RETRIES: usize = 8;
-
-/// The headers of the original (hex) webhook scheme; any [`HeaderLookup`] works as well.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WebhookHeaders<'a> {
-    /// `X-Webhook-Signature`.
-    pub signature: Option<&'a str>,
-    /// `X-Event-Id`.
-    pub event_id: Option<&'a str>,
-}
-
-impl HeaderLookup for WebhookHeaders<'_> {
-    fn header(&self, name: &str) -> Option<&str> {
-        match name {
-            "x-webhook-signature" => self.signature,
-            "x-event-id" => self.event_id,
-            _ => None,
-        }
-    }
-}
 
 /// What a verified webhook did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,21 +47,25 @@ pub enum WebhookOutcome {
 /// processing, with an injectable clock.
 ///
 /// ```
-/// use inventory_core::{Inventory, MemoryStore, NewOrder, NewProduct, OrderStatus};
+/// use inventory_core::prelude::*;
 /// # tokio_test_block_on(async {
 /// let inventory = Inventory::new(MemoryStore::new());
-/// let body = serde_json::json!({"sku": "MUG-1", "name": "Mug", "price": 12.50, "stock": 10});
-/// let mug = inventory.create_product(NewProduct::from_json(&body)?).await?;
-/// let order = inventory.place_order(NewOrder::from_json(&serde_json::json!({
-///     "product_id": mug.id, "quantity": 3
-/// }))?).await?;
-/// assert_eq!(order.total, 3750);
-/// assert_eq!(inventory.get_product(mug.id).await?.stock, 7);
+/// let mug = inventory
+///     .create_product(NewProduct::new(
+///         Sku::parse("MUG-1")?,
+///         ProductName::parse("Mug")?,
+///         "12.50".parse::<Money>()?,
+///         Stock::new(10)?,
+///     ))
+///     .await?;
+/// let order = inventory.place_order(NewOrder::new(mug.id, Quantity::new(3)?)).await?;
+/// assert_eq!(order.total.to_string(), "37.5");
+/// assert_eq!(inventory.get_product(mug.id).await?.stock, Stock::new(7)?);
 /// let paid = inventory.set_order_status(order.id, OrderStatus::Paid).await?;
 /// assert_eq!(paid.status, OrderStatus::Paid);
 /// inventory.cancel_order(order.id).await?; // a paid order's units come back
-/// assert_eq!(inventory.get_product(mug.id).await?.stock, 10);
-/// # Ok::<_, inventory_core::Error>(()) }).unwrap();
+/// assert_eq!(inventory.get_product(mug.id).await?.stock, Stock::new(10)?);
+/// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
 /// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f) }
 /// ```
@@ -122,12 +107,15 @@ impl Drop for InFlight {
 }
 
 /// A product whose stock disagrees with its ledger or its orders.
+///
+/// The two sums are plain integers on purpose: they are what a broken database adds up to,
+/// which need not be a valid stock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvariantViolation {
     /// The product.
     pub product_id: i64,
     /// Its stock.
-    pub stock: i64,
+    pub stock: Stock,
     /// The sum of its ledger.
     pub ledger_sum: i64,
     /// Initial stock plus manual adjustments, minus the units its live orders hold.
@@ -185,22 +173,25 @@ impl<S: Store> Inventory<S> {
     }
 
     /// Accepts payment webhooks signed with `secret` in the original hex scheme
-    /// (`X-Webhook-Signature`). An empty secret accepts nothing.
+    /// (`X-Webhook-Signature`): shorthand for [`with_webhook_verifier`](Self::with_webhook_verifier)
+    /// with `SchemeVerifier::new(WebhookScheme::Hex, &[secret])`. An empty secret accepts nothing.
     pub fn with_webhook_secret(mut self, secret: &[u8]) -> Self {
         let secret = String::from_utf8_lossy(secret);
-        self.verifier = SchemeVerifier::new(WebhookScheme::Hex, &[&secret]).ok();
+        self.verifier = SchemeVerifier::new(crate::webhook::WebhookScheme::Hex, &[&secret]).ok();
         self
     }
 
-    /// Accepts payment webhooks that `verifier` accepts (any scheme, rotated secrets).
+    /// Accepts payment webhooks that `verifier` accepts (any scheme, rotated secrets); without
+    /// one, every webhook is refused.
     pub fn with_webhook_verifier(mut self, verifier: SchemeVerifier) -> Self {
         self.verifier = Some(verifier);
         self
     }
 
-    /// The store underneath.
-    pub fn store(&self) -> &S {
-        &self.store
+    /// Finishes the store's queued writes and releases its connections ([`Store::close`]);
+    /// called once, at shutdown.
+    pub async fn close(&self) -> Result<()> {
+        self.store.close().await
     }
 
     /// Whether a webhook secret is set.
@@ -218,20 +209,14 @@ impl<S: Store> Inventory<S> {
     }
 
     /// An idempotency key for `scope` (`POST /orders`, `POST /products`) and the exact request
-    /// body, honoured for the configured time. An invalid key is a validation error.
+    /// body, honoured for the configured time.
     pub fn idempotency_key(
         &self,
         scope: &'static str,
         key: &str,
         body: &[u8],
-    ) -> Result<IdempotencyKey> {
-        IdempotencyKey::new(scope, key, body, self.now() - self.key_ttl).map_err(|msg| {
-            Error::Validation(crate::ValidationErrors::single(crate::FieldError::new(
-                ["header", "idempotency-key"],
-                msg,
-                "value_error",
-            )))
-        })
+    ) -> Result<IdempotencyKey, TextError> {
+        IdempotencyKey::new(scope, key, body, self.now() - self.key_ttl)
     }
 
     fn begin(&self, key: &IdempotencyKey) -> Result<InFlight> {
@@ -288,9 +273,7 @@ impl<S: Store> Inventory<S> {
     /// Adds `adjustment.delta` units (negative removes; never below zero), recorded in the
     /// ledger with its reason.
     pub async fn adjust_stock(&self, id: i64, adjustment: &Adjustment) -> Result<Product> {
-        self.store
-            .adjust_stock(id, adjustment.delta, &adjustment.reason, self.now())
-            .await
+        self.store.adjust_stock(id, adjustment, self.now()).await
     }
 
     /// A product's stock ledger, oldest first.
@@ -344,10 +327,9 @@ impl<S: Store> Inventory<S> {
         if !self.is_due(&order) {
             return Ok(order);
         }
-        let cancel = OrderStatus::Pending.transition_to(OrderStatus::Canceled)?;
         match self
             .store
-            .change_status(order.id, cancel, &ChangeSource::Expiry, self.now())
+            .change_status(order.id, &StatusChange::expiry(), self.now())
             .await
         {
             Ok(order) => Ok(order),
@@ -364,9 +346,13 @@ impl<S: Store> Inventory<S> {
             return Ok(Vec::new());
         };
         let now = self.now();
+        let change = StatusChange::expiry();
         let mut expired = Vec::new();
         loop {
-            let batch = self.store.expire_orders(now - ttl, now, 500).await?;
+            let batch = self
+                .store
+                .expire_orders(&change, now - ttl, now, 500)
+                .await?;
             let done = batch.len() < 500;
             expired.extend(batch);
             if done {
@@ -387,7 +373,7 @@ impl<S: Store> Inventory<S> {
     /// orders. Returns each violation (none on a healthy store).
     pub async fn verify_invariants(&self) -> Result<Vec<InvariantViolation>> {
         let mut violations = Vec::new();
-        let full = Page::new(0, Page::MAX_LIMIT).map_err(Error::backend)?;
+        let full = Page::all();
         let mut after = 0;
         loop {
             let products = self.store.list_products(full.after(after)).await?;
@@ -401,9 +387,9 @@ impl<S: Store> Inventory<S> {
                     let Some(last) = rows.last() else { break };
                     cursor = last.id;
                     for m in &rows {
-                        ledger_sum += m.delta;
+                        ledger_sum += m.delta.get();
                         if m.kind.is_manual() {
-                            manual += m.delta;
+                            manual += m.delta.get();
                         }
                     }
                 }
@@ -424,7 +410,7 @@ impl<S: Store> Inventory<S> {
                         .sum::<i64>();
                 }
                 let from_orders = manual - held;
-                if p.stock != ledger_sum || p.stock != from_orders || p.stock < 0 {
+                if p.stock.get() != ledger_sum || p.stock.get() != from_orders {
                     violations.push(InvariantViolation {
                         product_id: p.id,
                         stock: p.stock,
@@ -471,11 +457,8 @@ impl<S: Store> Inventory<S> {
             if transition.is_noop() {
                 return Ok(order);
             }
-            match self
-                .store
-                .change_status(id, transition, &ChangeSource::Api, self.now())
-                .await
-            {
+            let change = StatusChange::new(transition, ChangeSource::Api);
+            match self.store.change_status(id, &change, self.now()).await {
                 Err(e @ Error::StatusConflict { .. }) => last = Some(e),
                 other => return other,
             }
@@ -513,7 +496,7 @@ impl<S: Store> Inventory<S> {
             (PAYMENT_SUCCEEDED, Some(order_id)) => order_id,
             _ => {
                 self.store
-                    .apply_event(&record, EventEffect::RecordOnly, self.now())
+                    .apply_event(&record, &EventEffect::RecordOnly, self.now())
                     .await?;
                 return Ok(WebhookOutcome::Ignored { event: event.event });
             }
@@ -524,21 +507,24 @@ impl<S: Store> Inventory<S> {
             if order.status == OrderStatus::Canceled && self.was_expired(order_id).await? {
                 return Err(Error::OrderExpired { id: order_id });
             }
-            if let Some(amount) = event.amount_cents
+            if let Some(amount) = event.amount
                 && amount != order.total
             {
                 return Err(Error::AmountMismatch {
                     order_id,
-                    expected_cents: order.total,
-                    received_cents: amount,
+                    expected: order.total,
+                    received: amount,
                 });
             }
             let transition = order.status.transition_to(OrderStatus::Paid)?;
+            let source = ChangeSource::Webhook {
+                event_id: record.id.as_str().to_owned(),
+            };
             let effect = EventEffect::ChangeStatus {
                 order_id,
-                transition,
+                change: StatusChange::new(transition, source),
             };
-            match self.store.apply_event(&record, effect, self.now()).await {
+            match self.store.apply_event(&record, &effect, self.now()).await {
                 Ok(after) => {
                     let order = after.unwrap_or(order);
                     return Ok(if transition.is_noop() {

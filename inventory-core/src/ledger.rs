@@ -5,7 +5,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::validation::{self, BodyReader, ValidationErrors};
+use crate::error::Error;
+use crate::history::ChangeSource;
+use crate::text::Reason;
+use crate::units::{RangeError, Stock, StockDelta};
+use crate::validation::{self, BodyReader, Problem, ValidationErrors};
 
 /// Why a product's stock changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -53,6 +57,16 @@ impl MovementKind {
         MovementKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// The kind of the movement that returns a canceled order's units, by what canceled it:
+    /// `expired` for the unpaid-order expiry, `order_canceled` otherwise. The one place that
+    /// decides it.
+    pub fn of_restock(source: &ChangeSource) -> MovementKind {
+        match source {
+            ChangeSource::Expiry => MovementKind::Expired,
+            ChangeSource::Api | ChangeSource::Webhook { .. } => MovementKind::OrderCanceled,
+        }
+    }
+
     /// Whether the invariant counts it as "initial + adjustments" (the others follow orders).
     pub fn is_manual(self) -> bool {
         matches!(
@@ -70,7 +84,7 @@ pub struct StockMovement {
     /// The product.
     pub product_id: i64,
     /// Units added (negative: removed).
-    pub delta: i64,
+    pub delta: StockDelta,
     /// Why.
     pub kind: MovementKind,
     /// The caller's reason for a manual adjustment; the kind's name otherwise.
@@ -83,49 +97,69 @@ pub struct StockMovement {
 }
 
 /// A manual stock adjustment: `{"delta": -3, "reason": "damaged"}`.
+///
+/// ```
+/// use inventory_core::{Adjustment, Reason, StockDelta};
+/// let damaged = Adjustment::new(StockDelta::new(-3)?, Reason::parse("damaged")?)?;
+/// assert_eq!(damaged.delta().get(), -3);
+/// assert!(Adjustment::new(StockDelta::new(0)?, Reason::parse("nothing")?).is_err());
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Adjustment {
-    /// Units to add (negative: remove); never zero.
-    pub delta: i64,
-    /// Why, 1–200 characters.
-    pub reason: String,
+    delta: StockDelta,
+    reason: Reason,
 }
 
 impl Adjustment {
+    /// An adjustment of `delta` units (never zero) for `reason`.
+    pub fn new(delta: StockDelta, reason: Reason) -> Result<Adjustment, RangeError> {
+        if delta.get() == 0 {
+            return Err(RangeError::Zero);
+        }
+        Ok(Adjustment { delta, reason })
+    }
+
+    /// Units to add (negative: remove).
+    pub fn delta(&self) -> StockDelta {
+        self.delta
+    }
+
+    /// Why.
+    pub fn reason(&self) -> &Reason {
+        &self.reason
+    }
+
+    /// Decides the adjustment of product `product_id` from its stock `current`: the new stock,
+    /// or why it is refused ([`Error::InsufficientStock`] below zero,
+    /// [`Error::StockAboveMaximum`] above [`crate::MAX_STOCK`]). Every store asks this inside the
+    /// transaction that writes the change.
+    pub fn apply_to(&self, product_id: i64, current: Stock) -> Result<Stock, Error> {
+        current.apply(self.delta).map_err(|e| match e {
+            RangeError::TooLarge { .. } => Error::StockAboveMaximum { product_id },
+            _ => Error::InsufficientStock {
+                product_id,
+                requested: self.delta.removed(),
+                available: current,
+            },
+        })
+    }
+
     /// Reads a `POST /products/{id}/adjustments` body, listing every problem.
     pub fn from_json(body: &Value) -> Result<Adjustment, ValidationErrors> {
         let mut r = BodyReader::new(body);
         let delta = r.required("delta", |v| {
-            let n = validation::integer(v, -crate::MAX_STOCK, crate::MAX_STOCK)?;
-            if n == 0 {
-                return Err(("Input should not be 0".into(), "value_error"));
+            let delta = validation::count(v, StockDelta::new)?;
+            if delta.get() == 0 {
+                return Err(Problem::Range(RangeError::Zero));
             }
-            Ok(n)
+            Ok(delta)
         });
-        let reason = r.required("reason", |v| {
-            let s = validation::string(v)?;
-            let n = s.chars().count();
-            if n == 0 || s.trim().is_empty() {
-                return Err((
-                    "String should have at least 1 character".into(),
-                    "string_too_short",
-                ));
-            }
-            if n > 200 {
-                return Err((
-                    "String should have at most 200 characters".into(),
-                    "string_too_long",
-                ));
-            }
-            if s.chars().any(char::is_control) {
-                return Err(("must not contain control characters".into(), "value_error"));
-            }
-            Ok(s.to_owned())
-        });
+        let reason = r.required("reason", |v| Ok(Reason::parse(validation::string(v)?)?));
         r.finish(&["delta", "reason"], false)?;
         match (delta, reason) {
             (Some(delta), Some(reason)) => Ok(Adjustment { delta, reason }),
-            _ => Err(crate::product::internal_inconsistency()),
+            _ => Err(validation::internal_inconsistency()),
         }
     }
 }

@@ -7,28 +7,35 @@
 //! [`MemoryStore`] here, SQLite and PostgreSQL in their own crates.
 //!
 //! ```
-//! use inventory_core::{Inventory, MemoryStore, NewOrder, NewProduct};
+//! use inventory_core::prelude::*;
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let inventory = Inventory::new(MemoryStore::new());
 //! let widget = inventory
-//!     .create_product(NewProduct::from_json(&serde_json::json!(
-//!         {"sku": "PROD-001", "name": "Widget", "price": 49.99, "stock": 50}))?)
+//!     .create_product(NewProduct::new(
+//!         Sku::parse("PROD-001")?,
+//!         ProductName::parse("Widget")?,
+//!         "49.99".parse::<Money>()?,
+//!         Stock::new(50)?,
+//!     ))
 //!     .await?;
 //! let order = inventory
-//!     .place_order(NewOrder::from_json(&serde_json::json!(
-//!         {"product_id": widget.id, "quantity": 60}))?)
+//!     .place_order(NewOrder::new(widget.id, Quantity::new(60)?))
 //!     .await;
-//! assert!(matches!(order, Err(inventory_core::Error::InsufficientStock { available: 50, .. })));
-//! # Ok::<_, inventory_core::Error>(()) }).unwrap();
+//! assert!(matches!(order, Err(Error::InsufficientStock { available, .. }) if available.get() == 50));
+//! # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
+//!
+//! The crate's shape: the domain values at the root (and the most used in [`prelude`]);
+//! [`store`] for backend authors (the [`Store`] trait and what it is handed); [`idempotency`],
+//! [`webhook`], [`validation`] and [`clock`] for the concerns they name.
 //!
 //! Invariant kept by every store, on every path:
 //! `stock = initial + adjustments − Σ quantity of orders in PENDING, PAID or SHIPPED ≥ 0`.
 
-mod clock;
+pub mod clock;
 mod error;
 mod history;
-mod idempotency;
+pub mod idempotency;
 mod inventory;
 mod ledger;
 mod memory;
@@ -36,32 +43,37 @@ mod money;
 mod order;
 mod product;
 mod status;
-mod store;
-mod validation;
-mod webhook;
+pub mod store;
+mod text;
+mod units;
+pub mod validation;
+pub mod webhook;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use clock::{Clock, ManualClock, SystemClock, to_micros};
+// The domain, at the root: what an embedder names to place orders and keep stock.
 pub use error::{BoxError, Error, Result};
 pub use history::{ChangeSource, OrderEvent};
-pub use idempotency::{
-    DEFAULT_TTL as DEFAULT_IDEMPOTENCY_TTL, IdempotencyKey, Idempotent, StoredResponse,
-};
-pub use inventory::{InvariantViolation, Inventory, WebhookHeaders, WebhookOutcome};
+pub use inventory::{InvariantViolation, Inventory, WebhookOutcome};
 pub use ledger::{Adjustment, MovementKind, StockMovement};
 pub use memory::MemoryStore;
-pub use money::{MAX_CENTS, Money, MoneyError};
-pub use order::{NewOrder, Order, OrderFilter, Page, Quantity, status_update_from_json};
-pub use product::{MAX_STOCK, NewProduct, Product, ProductName, ProductPatch, Sku};
-pub use status::{InvalidTransition, OrderStatus, Transition};
-pub use store::{EventEffect, EventRecord, Store};
-pub use validation::{FieldError, ValidationErrors};
-pub use webhook::{
-    EventId, HeaderLookup, MAX_EVENT_ID_LEN, PAYMENT_SUCCEEDED, PaymentEvent, SchemeVerifier,
-    WEBHOOK_TOLERANCE_SECS, WebhookConfigError, WebhookScheme, WebhookVerifier,
-};
+pub use money::{Amount, MAX_CENTS, Money, MoneyError};
+pub use order::{NewOrder, Order, OrderFilter, Page, status_update_from_json};
+pub use product::{NewProduct, Product, ProductName, ProductPatch, Sku};
+pub use status::{InvalidTransition, OrderStatus, StatusChange, Transition, UnknownStatus};
+pub use store::Store;
+pub use text::{Reason, TextError};
+pub use units::{MAX_STOCK, Quantity, RangeError, Stock, StockDelta};
+pub use validation::ValidationErrors;
+
+/// The names most programs need, in one `use inventory_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Adjustment, Error, Inventory, MemoryStore, Money, NewOrder, NewProduct, OrderStatus,
+        ProductName, ProductPatch, Quantity, Reason, Sku, Stock, StockDelta, Store,
+    };
+}
 
 /// Re-exported so generated code and users agree on the version.
 pub use time;

@@ -8,12 +8,13 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::history::{ChangeSource, OrderEvent};
-use crate::idempotency::{IdempotencyKey, Idempotent, StoredResponse};
-use crate::ledger::{MovementKind, StockMovement};
+use crate::idempotency::{self, IdempotencyKey, Idempotent, StoredKey, Verdict};
+use crate::ledger::{Adjustment, MovementKind, StockMovement};
 use crate::order::{NewOrder, Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
-use crate::status::{OrderStatus, Transition};
+use crate::status::{OrderStatus, StatusChange};
 use crate::store::{EventEffect, EventRecord, Store};
+use crate::units::{Stock, StockDelta};
 use crate::webhook::EventId;
 
 /// A store in memory. Every operation holds one mutex for its whole duration, which makes each
@@ -27,7 +28,7 @@ pub struct MemoryStore {
 struct KeyRecord {
     fingerprint: String,
     created_at: OffsetDateTime,
-    response: StoredResponse,
+    snapshot: Vec<u8>,
 }
 
 #[derive(Debug, Default)]
@@ -64,10 +65,6 @@ fn page_of<T: Clone>(rows: impl Iterator<Item = (i64, T)>, page: Page) -> Vec<T>
         .collect()
 }
 
-fn json_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(Error::backend)
-}
-
 impl State {
     fn product_mut(&mut self, id: i64) -> Result<&mut Product> {
         self.products
@@ -81,11 +78,10 @@ impl State {
             .any(|p| &p.sku == sku && Some(p.id) != except)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn record_movement(
         &mut self,
         product_id: i64,
-        delta: i64,
+        delta: StockDelta,
         kind: MovementKind,
         reason: Option<&str>,
         order_id: Option<i64>,
@@ -125,33 +121,39 @@ impl State {
         });
     }
 
-    /// The stored answer for a key, `None` to proceed; an expired key is forgotten.
-    fn check_key(&mut self, key: Option<&IdempotencyKey>) -> Result<Option<StoredResponse>> {
+    /// The snapshot to replay for a key, `None` to proceed, as core's verdict says; an expired
+    /// key is forgotten.
+    fn check_key<T: serde::de::DeserializeOwned>(
+        &mut self,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Option<T>> {
         let Some(k) = key else { return Ok(None) };
         let id = (k.scope(), k.key().to_owned());
-        match self.keys.get(&id) {
-            // Expired: forgotten. `store_key` overwrites it only if the create succeeds.
-            Some(r) if r.created_at < k.not_before() => Ok(None),
-            Some(r) if r.fingerprint == k.fingerprint() => Ok(Some(r.response.clone())),
-            Some(_) => Err(Error::IdempotencyKeyReused {
-                key: k.key().to_owned(),
-            }),
-            None => Ok(None),
+        let Some(found) = self.keys.get(&id) else {
+            return Ok(None);
+        };
+        let stored = StoredKey {
+            fingerprint: &found.fingerprint,
+            created_at: found.created_at,
+        };
+        match k.verdict(&stored)? {
+            Verdict::Replay => idempotency::restore(&found.snapshot).map(Some),
+            // `store_key` overwrites it only if the create succeeds.
+            _ => Ok(None),
         }
     }
 
     fn store_key(
         &mut self,
         key: Option<&IdempotencyKey>,
-        body: Option<Vec<u8>>,
+        snapshot: Option<Vec<u8>>,
         at: OffsetDateTime,
     ) {
-        if let (Some(k), Some(body)) = (key, body) {
-            let response = StoredResponse { status: 201, body };
+        if let (Some(k), Some(snapshot)) = (key, snapshot) {
             let record = KeyRecord {
                 fingerprint: k.fingerprint().to_owned(),
                 created_at: at,
-                response,
+                snapshot,
             };
             self.keys.insert((k.scope(), k.key().to_owned()), record);
         }
@@ -160,31 +162,28 @@ impl State {
     fn change_status(
         &mut self,
         id: i64,
-        t: Transition,
-        source: &ChangeSource,
+        change: &StatusChange,
         at: OffsetDateTime,
     ) -> Result<Order> {
+        let t = change.transition();
         let order = self.orders.get(&id).ok_or(Error::OrderNotFound { id })?;
         if order.status != t.from() {
-            return Err(Error::StatusConflict {
-                id,
-                expected: t.from(),
-                current: order.status,
-            });
+            return Err(change.conflict(id, order.status));
         }
         if t.is_noop() {
             return Ok(order.clone());
         }
-        let (product_id, quantity) = (order.product_id, order.quantity.get());
-        if t.restores_stock() {
-            self.product_mut(product_id)?.stock += quantity;
-            let kind = match source {
-                ChangeSource::Expiry => MovementKind::Expired,
-                _ => MovementKind::OrderCanceled,
-            };
-            self.record_movement(product_id, quantity, kind, None, Some(id), at);
+        let (product_id, quantity) = (order.product_id, order.quantity);
+        if let Some(kind) = change.restock() {
+            let back = StockDelta::returning(quantity);
+            let p = self.product_mut(product_id)?;
+            p.stock = p
+                .stock
+                .apply(back)
+                .map_err(|_| Error::StockAboveMaximum { product_id })?;
+            self.record_movement(product_id, back, kind, None, Some(id), at);
         }
-        self.record_history(id, Some(t.from()), t.to(), source, at);
+        self.record_history(id, Some(t.from()), t.to(), change.source(), at);
         let order = self
             .orders
             .get_mut(&id)
@@ -204,32 +203,22 @@ impl Store for MemoryStore {
         key: Option<&IdempotencyKey>,
     ) -> Result<Idempotent<Product>> {
         let mut s = self.lock();
-        if let Some(stored) = s.check_key(key)? {
-            return Ok(Idempotent::Replayed(stored));
+        if let Some(replay) = s.check_key(key)? {
+            return Ok(Idempotent::Replayed(replay));
         }
-        if s.sku_taken(&p.sku, None) {
-            return Err(Error::DuplicateSku { sku: p.sku });
+        if s.sku_taken(p.sku(), None) {
+            return Err(Error::DuplicateSku {
+                sku: p.sku().clone(),
+            });
         }
-        let product = Product {
-            id: s.next_product + 1,
-            sku: p.sku,
-            name: p.name,
-            price: p.price,
-            stock: p.stock,
-        };
+        let product = p.into_product(s.next_product + 1);
         // Serialized only when a key will keep it (it costs more than the rest of the call).
-        let body = key.map(|_| json_body(&product)).transpose()?;
+        let snapshot = key.map(|_| idempotency::snapshot(&product)).transpose()?;
         s.next_product += 1;
         s.products.insert(product.id, product.clone());
-        s.record_movement(
-            product.id,
-            product.stock,
-            MovementKind::Initial,
-            None,
-            None,
-            at,
-        );
-        s.store_key(key, body, at);
+        let initial = StockDelta::initial(product.stock);
+        s.record_movement(product.id, initial, MovementKind::Initial, None, None, at);
+        s.store_key(key, snapshot, at);
         Ok(Idempotent::Created(product))
     }
 
@@ -256,36 +245,17 @@ impl Store for MemoryStore {
         at: OffsetDateTime,
     ) -> Result<Product> {
         let mut s = self.lock();
-        s.product_mut(id)?;
-        if let Some(sku) = &patch.sku
+        let old = s.product_mut(id)?.clone();
+        if let Some(sku) = patch.sku()
             && s.sku_taken(sku, Some(id))
         {
             return Err(Error::DuplicateSku { sku: sku.clone() });
         }
-        let p = s.product_mut(id)?;
-        let old_stock = p.stock;
-        if let Some(sku) = patch.sku {
-            p.sku = sku;
-        }
-        if let Some(name) = patch.name {
-            p.name = name;
-        }
-        if let Some(price) = patch.price {
-            p.price = price;
-        }
-        if let Some(stock) = patch.stock {
-            p.stock = stock;
-        }
-        let product = p.clone();
-        if product.stock != old_stock {
-            s.record_movement(
-                id,
-                product.stock - old_stock,
-                MovementKind::Set,
-                None,
-                None,
-                at,
-            );
+        let product = patch.apply_to(&old);
+        *s.product_mut(id)? = product.clone();
+        if product.stock != old.stock {
+            let delta = old.stock.delta_to(product.stock);
+            s.record_movement(id, delta, MovementKind::Set, None, None, at);
         }
         Ok(product)
     }
@@ -304,30 +274,23 @@ impl Store for MemoryStore {
     async fn adjust_stock(
         &self,
         id: i64,
-        delta: i64,
-        reason: &str,
+        adjustment: &Adjustment,
         at: OffsetDateTime,
     ) -> Result<Product> {
         let mut s = self.lock();
         let p = s.product_mut(id)?;
-        let new = p
-            .stock
-            .checked_add(delta)
-            .filter(|n| *n <= crate::product::MAX_STOCK);
-        match new {
-            Some(n) if n >= 0 => {
-                p.stock = n;
-                let product = p.clone();
-                s.record_movement(id, delta, MovementKind::Adjustment, Some(reason), None, at);
-                Ok(product)
-            }
-            Some(_) => Err(Error::InsufficientStock {
-                product_id: id,
-                requested: delta.saturating_neg(),
-                available: p.stock,
-            }),
-            None => Err(Error::stock_above_maximum()),
-        }
+        p.stock = adjustment.apply_to(id, p.stock)?;
+        let product = p.clone();
+        let reason = Some(adjustment.reason().as_str());
+        s.record_movement(
+            id,
+            adjustment.delta(),
+            MovementKind::Adjustment,
+            reason,
+            None,
+            at,
+        );
+        Ok(product)
     }
 
     async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>> {
@@ -350,43 +313,32 @@ impl Store for MemoryStore {
         key: Option<&IdempotencyKey>,
     ) -> Result<Idempotent<Order>> {
         let mut s = self.lock();
-        if let Some(stored) = s.check_key(key)? {
-            return Ok(Idempotent::Replayed(stored));
+        if let Some(replay) = s.check_key(key)? {
+            return Ok(Idempotent::Replayed(replay));
         }
-        let p = s.product_mut(o.product_id)?;
-        let requested = o.quantity.get();
-        if p.stock < requested {
-            return Err(Error::InsufficientStock {
-                product_id: p.id,
-                requested,
-                available: p.stock,
-            });
-        }
+        let product_id = o.product_id();
+        let p = s.product_mut(product_id)?;
+        let left: Stock = o.take_from(p.stock)?;
         let unit_price = p.price;
         let order = Order {
             id: s.next_order + 1,
-            product_id: o.product_id,
-            quantity: o.quantity,
+            product_id,
+            quantity: o.quantity(),
             status: OrderStatus::Pending,
             unit_price,
-            total: unit_price.times(o.quantity),
+            total: unit_price.times(o.quantity()),
             created_at: at,
             updated_at: at,
         };
-        let body = key.map(|_| json_body(&order)).transpose()?;
-        s.product_mut(o.product_id)?.stock -= requested;
+        let snapshot = key.map(|_| idempotency::snapshot(&order)).transpose()?;
+        s.product_mut(product_id)?.stock = left;
         s.next_order += 1;
         s.orders.insert(order.id, order.clone());
-        s.record_movement(
-            o.product_id,
-            -requested,
-            MovementKind::OrderPlaced,
-            None,
-            Some(order.id),
-            at,
-        );
+        let taken = StockDelta::taking(o.quantity());
+        let kind = MovementKind::OrderPlaced;
+        s.record_movement(product_id, taken, kind, None, Some(order.id), at);
         s.record_history(order.id, None, OrderStatus::Pending, &ChangeSource::Api, at);
-        s.store_key(key, body, at);
+        s.store_key(key, snapshot, at);
         Ok(Idempotent::Created(order))
     }
 
@@ -412,11 +364,10 @@ impl Store for MemoryStore {
     async fn change_status(
         &self,
         id: i64,
-        t: Transition,
-        source: &ChangeSource,
+        change: &StatusChange,
         at: OffsetDateTime,
     ) -> Result<Order> {
-        self.lock().change_status(id, t, source, at)
+        self.lock().change_status(id, change, at)
     }
 
     async fn order_history(&self, order_id: i64) -> Result<Vec<OrderEvent>> {
@@ -433,24 +384,24 @@ impl Store for MemoryStore {
 
     async fn expire_orders(
         &self,
+        change: &StatusChange,
         created_before: OffsetDateTime,
         at: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<Order>> {
         let mut s = self.lock();
+        let from = change.transition().from();
         let mut due: Vec<(OffsetDateTime, i64)> = s
             .orders
             .values()
-            .filter(|o| o.status == OrderStatus::Pending && o.created_at < created_before)
+            .filter(|o| o.status == from && o.created_at < created_before)
             .map(|o| (o.created_at, o.id))
             .collect();
         // Oldest first, as the trait says (ids need not follow creation times).
         due.sort_unstable();
         due.truncate(limit as usize);
-        let due = due.into_iter().map(|(_, id)| id);
-        let cancel = OrderStatus::Pending.transition_to(OrderStatus::Canceled)?;
         due.into_iter()
-            .map(|id| s.change_status(id, cancel, &ChangeSource::Expiry, at))
+            .map(|(_, id)| s.change_status(id, change, at))
             .collect()
     }
 
@@ -461,25 +412,17 @@ impl Store for MemoryStore {
     async fn apply_event(
         &self,
         event: &EventRecord,
-        effect: EventEffect,
+        effect: &EventEffect,
         at: OffsetDateTime,
     ) -> Result<Option<Order>> {
         let mut s = self.lock();
         if s.events.contains(event.id.as_str()) {
-            return Err(Error::EventAlreadyProcessed {
-                event_id: event.id.as_str().to_owned(),
-            });
+            return Err(event.already_processed());
         }
         let order = match effect {
             EventEffect::RecordOnly => None,
-            EventEffect::ChangeStatus {
-                order_id,
-                transition,
-            } => {
-                let source = ChangeSource::Webhook {
-                    event_id: event.id.as_str().to_owned(),
-                };
-                Some(s.change_status(order_id, transition, &source, at)?)
+            EventEffect::ChangeStatus { order_id, change } => {
+                Some(s.change_status(*order_id, change, at)?)
             }
         };
         s.events.insert(event.id.as_str().to_owned());

@@ -39,9 +39,12 @@ pub enum MoneyError {
     /// Zero or negative.
     #[error("must be greater than 0")]
     NotPositive,
-    /// Larger than [`MAX_CENTS`].
+    /// Larger than [`MAX_CENTS`] (for an [`Amount`], than [`Amount::MAX_CENTS`]).
     #[error("must be at most 99999999.99")]
     TooLarge,
+    /// Negative, where zero is allowed.
+    #[error("Input should be greater than or equal to 0")]
+    Negative,
 }
 
 impl Money {
@@ -56,9 +59,10 @@ impl Money {
         }
     }
 
-    /// A total of `quantity` units at this price. Never overflows: both factors are bounded.
-    pub fn times(self, quantity: crate::Quantity) -> i64 {
-        self.0 * quantity.get()
+    /// The price of `quantity` units at this price: the one rule for a line's total. Never
+    /// overflows: both factors are bounded.
+    pub fn times(self, quantity: crate::Quantity) -> Amount {
+        Amount(self.0 * quantity.get())
     }
 
     /// The amount in cents.
@@ -162,6 +166,67 @@ pub(crate) fn serialize_cents<S: Serializer>(cents: i64, serializer: S) -> Resul
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // With serde_json's `arbitrary_precision`, a `Number` keeps the text it was read from.
+        let number = serde_json::Number::deserialize(deserializer)?;
+        number.to_string().parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An exact, non-negative amount of money in cents, as large as an order total can be
+/// ([`MAX_CENTS`] × [`crate::Quantity::MAX`]): an order's total, or an amount a payment reports.
+///
+/// ```
+/// use inventory_core::{Amount, Money, Quantity};
+/// let total = "12.50".parse::<Money>()?.times(Quantity::new(3)?);
+/// assert_eq!(total, "37.50".parse::<Amount>()?);
+/// assert_eq!(total.to_string(), "37.5");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Amount(i64);
+
+impl Amount {
+    /// The largest amount: the largest price times the largest quantity.
+    pub const MAX_CENTS: i64 = MAX_CENTS * crate::Quantity::MAX;
+
+    /// The amount from a number of cents; errors unless `0 ..= Amount::MAX_CENTS`.
+    pub fn from_cents(cents: i64) -> Result<Self, MoneyError> {
+        if cents < 0 {
+            Err(MoneyError::Negative)
+        } else if cents > Self::MAX_CENTS {
+            Err(MoneyError::TooLarge)
+        } else {
+            Ok(Amount(cents))
+        }
+    }
+
+    /// The amount in cents.
+    pub fn cents(self) -> i64 {
+        self.0
+    }
+}
+
+impl FromStr for Amount {
+    type Err = MoneyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Amount::from_cents(parse_cents(s)?)
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        format_cents(self.0, f)
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_cents(self.0, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let number = serde_json::Number::deserialize(deserializer)?;
         number.to_string().parse().map_err(serde::de::Error::custom)
     }

@@ -1,48 +1,14 @@
-//! Orders: `Quantity`, the order shapes, filters and pages.
+//! Orders: the order shapes, filters and pages.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::money::{Money, serialize_cents};
+use crate::error::Error;
+use crate::money::{Amount, Money};
 use crate::status::OrderStatus;
-use crate::validation::{self, BodyReader, Refusal, ValidationErrors};
-
-/// A number of units in one order: `1 ..= Quantity::MAX`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Quantity(i64);
-
-impl Quantity {
-    /// The most units one order may take; with [`crate::money::MAX_CENTS`] it keeps a total within
-    /// `i64` cents.
-    pub const MAX: i64 = 100_000_000;
-
-    /// Checks and wraps a quantity.
-    pub fn new(n: i64) -> Result<Quantity, String> {
-        if n <= 0 {
-            Err("Input should be greater than 0".into())
-        } else if n > Self::MAX {
-            Err(format!(
-                "Input should be less than or equal to {}",
-                Self::MAX
-            ))
-        } else {
-            Ok(Quantity(n))
-        }
-    }
-
-    /// The number of units.
-    pub fn get(self) -> i64 {
-        self.0
-    }
-}
-
-impl<'de> Deserialize<'de> for Quantity {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Quantity::new(i64::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+use crate::units::{Quantity, RangeError, Stock, within};
+use crate::validation::{self, BodyReader, Problem, ValidationErrors};
 
 /// A stored order. `unit_price` and `total` are snapshots taken when it was placed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,12 +23,8 @@ pub struct Order {
     pub status: OrderStatus,
     /// The product's price when the order was placed.
     pub unit_price: Money,
-    /// `unit_price × quantity`, in cents, written as a JSON number.
-    #[serde(
-        serialize_with = "serialize_total",
-        deserialize_with = "deserialize_total"
-    )]
-    pub total: i64,
+    /// `unit_price × quantity` ([`Money::times`]).
+    pub total: Amount,
     /// When it was placed (RFC 3339, UTC).
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -71,25 +33,39 @@ pub struct Order {
     pub updated_at: OffsetDateTime,
 }
 
-fn serialize_total<S: serde::Serializer>(cents: &i64, s: S) -> Result<S::Ok, S::Error> {
-    serialize_cents(*cents, s)
-}
-
-fn deserialize_total<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    let n = serde_json::Number::deserialize(d)?;
-    crate::money::parse_cents(&n.to_string()).map_err(serde::de::Error::custom)
-}
-
-/// An order to place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// An order to place: a product and a quantity, both checked.
+///
+/// ```
+/// use inventory_core::{NewOrder, Quantity};
+/// let order = NewOrder::new(1, Quantity::new(3)?);
+/// assert_eq!(order.quantity().get(), 3);
+/// # Ok::<_, inventory_core::RangeError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewOrder {
-    /// The product to take stock from.
-    pub product_id: i64,
-    /// Units to take.
-    pub quantity: Quantity,
+    product_id: i64,
+    quantity: Quantity,
 }
 
 impl NewOrder {
+    /// An order for `quantity` units of product `product_id`.
+    pub fn new(product_id: i64, quantity: Quantity) -> Self {
+        NewOrder {
+            product_id,
+            quantity,
+        }
+    }
+
+    /// The product to take stock from.
+    pub fn product_id(&self) -> i64 {
+        self.product_id
+    }
+
+    /// Units to take.
+    pub fn quantity(&self) -> Quantity {
+        self.quantity
+    }
+
     /// Reads a `POST /orders` body, reporting every invalid, missing or unknown field.
     pub fn from_json(body: &Value) -> Result<NewOrder, ValidationErrors> {
         let mut r = BodyReader::new(body);
@@ -97,12 +73,23 @@ impl NewOrder {
         let quantity = r.required("quantity", quantity_field);
         r.finish(&["product_id", "quantity"], false)?;
         match (product_id, quantity) {
-            (Some(product_id), Some(quantity)) => Ok(NewOrder {
-                product_id,
-                quantity,
-            }),
-            _ => Err(crate::product::internal_inconsistency()),
+            (Some(product_id), Some(quantity)) => Ok(NewOrder::new(product_id, quantity)),
+            _ => Err(validation::internal_inconsistency()),
         }
+    }
+
+    /// Decides, from the units `available` now, whether the order can be served: the stock
+    /// left after it, or [`Error::InsufficientStock`] with what is available. Every store asks
+    /// this inside the transaction that takes the stock.
+    pub fn take_from(&self, available: Stock) -> Result<Stock, Error> {
+        let requested = Stock::of(self.quantity);
+        available
+            .apply(crate::units::StockDelta::taking(self.quantity))
+            .map_err(|_| Error::InsufficientStock {
+                product_id: self.product_id,
+                requested,
+                available,
+            })
     }
 }
 
@@ -111,20 +98,19 @@ pub fn status_update_from_json(body: &Value) -> Result<OrderStatus, ValidationEr
     let mut r = BodyReader::new(body);
     let status = r.required("status", status_field);
     r.finish(&["status"], false)?;
-    status.ok_or_else(crate::product::internal_inconsistency)
+    status.ok_or_else(validation::internal_inconsistency)
 }
 
-pub(crate) fn id_field(v: &Value) -> Result<i64, Refusal> {
-    validation::integer(v, 1, i64::MAX)
+pub(crate) fn id_field(v: &Value) -> Result<i64, Problem> {
+    validation::count(v, |n| within(n, 1, i64::MAX))
 }
 
-fn quantity_field(v: &Value) -> Result<Quantity, Refusal> {
-    let n = validation::integer(v, 1, Quantity::MAX)?;
-    Quantity::new(n).map_err(|m| (m, "greater_than"))
+fn quantity_field(v: &Value) -> Result<Quantity, Problem> {
+    validation::count(v, Quantity::new)
 }
 
-fn status_field(v: &Value) -> Result<OrderStatus, Refusal> {
-    validation::string(v)?.parse().map_err(|m| (m, "enum"))
+fn status_field(v: &Value) -> Result<OrderStatus, Problem> {
+    Ok(validation::string(v)?.parse::<OrderStatus>()?)
 }
 
 /// Which orders to list.
@@ -151,25 +137,24 @@ impl Page {
     /// The `limit` when none is given.
     pub const DEFAULT_LIMIT: u32 = 100;
 
-    /// A page; `limit` must be `1 ..= 1000`.
-    pub fn new(skip: u64, limit: u32) -> Result<Page, String> {
-        if limit == 0 {
-            return Err("Input should be greater than or equal to 1".into());
-        }
-        if limit > Self::MAX_LIMIT {
-            return Err(format!(
-                "Input should be less than or equal to {}",
-                Self::MAX_LIMIT
-            ));
-        }
-        if skip > i64::MAX as u64 {
-            return Err("Input should be less than or equal to 9223372036854775807".into());
-        }
+    /// A page; `limit` must be `1 ..= 1000` and `skip` at most `i64::MAX`.
+    pub fn new(skip: u64, limit: u32) -> Result<Page, RangeError> {
+        within(i64::from(limit), 1, i64::from(Self::MAX_LIMIT))?;
+        let skip = i64::try_from(skip).map_err(|_| RangeError::TooLarge { max: i64::MAX })?;
         Ok(Page {
-            skip,
+            skip: skip as u64,
             limit,
             after: None,
         })
+    }
+
+    /// The largest page from the start, for walking a whole listing.
+    pub fn all() -> Page {
+        Page {
+            skip: 0,
+            limit: Self::MAX_LIMIT,
+            after: None,
+        }
     }
 
     /// Only rows whose id is greater than `after` (cursor pagination, stable under inserts).

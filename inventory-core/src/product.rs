@@ -6,10 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::money::Money;
-use crate::validation::{self, BodyReader, Refusal, ValidationErrors};
-
-/// The largest stock a product may hold; keeps every sum of quantities far from overflow.
-pub const MAX_STOCK: i64 = 1_000_000_000_000;
+use crate::text::{TextError, TextRule};
+use crate::units::Stock;
+use crate::validation::{self, BodyReader, Problem, ValidationErrors};
 
 /// A stock-keeping unit: 1–64 characters, no whitespace, no control characters.
 ///
@@ -24,19 +23,15 @@ pub const MAX_STOCK: i64 = 1_000_000_000_000;
 pub struct Sku(String);
 
 impl Sku {
+    const RULE: TextRule = TextRule {
+        max: 64,
+        whitespace: false,
+        ascii: false,
+    };
+
     /// Checks and wraps a SKU.
-    pub fn parse(s: &str) -> Result<Sku, String> {
-        let n = s.chars().count();
-        if n == 0 {
-            return Err("String should have at least 1 character".into());
-        }
-        if n > 64 {
-            return Err("String should have at most 64 characters".into());
-        }
-        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("must not contain whitespace or control characters".into());
-        }
-        Ok(Sku(s.to_owned()))
+    pub fn parse(s: &str) -> Result<Sku, TextError> {
+        Self::RULE.owned(s).map(Sku)
     }
 
     /// The SKU's text.
@@ -63,24 +58,26 @@ impl<'de> Deserialize<'de> for Sku {
 pub struct ProductName(String);
 
 impl ProductName {
+    const RULE: TextRule = TextRule {
+        max: 200,
+        whitespace: true,
+        ascii: false,
+    };
+
     /// Checks and wraps a name.
-    pub fn parse(s: &str) -> Result<ProductName, String> {
-        let n = s.chars().count();
-        if n == 0 || s.trim().is_empty() {
-            return Err("String should have at least 1 character".into());
-        }
-        if n > 200 {
-            return Err("String should have at most 200 characters".into());
-        }
-        if s.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
-        }
-        Ok(ProductName(s.to_owned()))
+    pub fn parse(s: &str) -> Result<ProductName, TextError> {
+        Self::RULE.owned(s).map(ProductName)
     }
 
     /// The name's text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl fmt::Display for ProductName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -101,85 +98,185 @@ pub struct Product {
     pub name: ProductName,
     /// Current unit price.
     pub price: Money,
-    /// Units on hand, never negative.
-    pub stock: i64,
+    /// Units on hand.
+    pub stock: Stock,
 }
 
-/// A product to create. Built only by parsing, so every value in it is valid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A product to create. Every part is a checked value, so a `NewProduct` is valid by
+/// construction.
+///
+/// ```
+/// use inventory_core::{Money, NewProduct, ProductName, Sku, Stock};
+/// let widget = NewProduct::new(
+///     Sku::parse("PROD-001")?,
+///     ProductName::parse("Widget")?,
+///     "49.99".parse::<Money>()?,
+///     Stock::new(50)?,
+/// );
+/// assert_eq!(widget.stock().get(), 50);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Its fields are private: an invalid product cannot be written as a literal.
+///
+/// ```compile_fail,E0451
+/// use inventory_core::{Money, NewProduct, ProductName, Sku, Stock};
+/// let bad = NewProduct {
+///     sku: Sku::parse("PROD-001").unwrap(),
+///     name: ProductName::parse("Widget").unwrap(),
+///     price: "49.99".parse::<Money>().unwrap(),
+///     stock: Stock::ZERO, // and a bare `-5` would not be a `Stock` either
+/// };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProduct {
-    /// Unique SKU.
-    pub sku: Sku,
-    /// Display name.
-    pub name: ProductName,
-    /// Unit price.
-    pub price: Money,
-    /// Initial stock, `0 ..= MAX_STOCK`.
-    pub stock: i64,
+    sku: Sku,
+    name: ProductName,
+    price: Money,
+    stock: Stock,
 }
 
-/// A partial update: the fields present are changed, the others kept.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+impl NewProduct {
+    /// A product to create from checked parts.
+    pub fn new(sku: Sku, name: ProductName, price: Money, stock: Stock) -> Self {
+        NewProduct {
+            sku,
+            name,
+            price,
+            stock,
+        }
+    }
+
+    /// Its SKU (must be unique).
+    pub fn sku(&self) -> &Sku {
+        &self.sku
+    }
+
+    /// Its display name.
+    pub fn name(&self) -> &ProductName {
+        &self.name
+    }
+
+    /// Its unit price.
+    pub fn price(&self) -> Money {
+        self.price
+    }
+
+    /// Its initial stock.
+    pub fn stock(&self) -> Stock {
+        self.stock
+    }
+
+    /// The product a store creates from it under `id`.
+    pub fn into_product(self, id: i64) -> Product {
+        Product {
+            id,
+            sku: self.sku,
+            name: self.name,
+            price: self.price,
+            stock: self.stock,
+        }
+    }
+}
+
+/// A partial update: the fields set are changed, the others kept.
+///
+/// ```
+/// use inventory_core::{ProductPatch, Stock};
+/// let patch = ProductPatch::new().with_stock(Stock::new(40)?);
+/// assert_eq!(patch.stock(), Some(Stock::new(40)?));
+/// assert!(patch.sku().is_none());
+/// # Ok::<_, inventory_core::RangeError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProductPatch {
-    /// New SKU (must stay unique).
-    pub sku: Option<Sku>,
-    /// New name.
-    pub name: Option<ProductName>,
-    /// New price; orders already placed keep theirs.
-    pub price: Option<Money>,
-    /// New stock level, `0 ..= MAX_STOCK`.
-    pub stock: Option<i64>,
+    sku: Option<Sku>,
+    name: Option<ProductName>,
+    price: Option<Money>,
+    stock: Option<Stock>,
 }
 
 impl ProductPatch {
+    /// A patch that changes nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a new SKU (must stay unique).
+    pub fn with_sku(mut self, sku: Sku) -> Self {
+        self.sku = Some(sku);
+        self
+    }
+
+    /// Sets a new name.
+    pub fn with_name(mut self, name: ProductName) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// Sets a new price; orders already placed keep theirs.
+    pub fn with_price(mut self, price: Money) -> Self {
+        self.price = Some(price);
+        self
+    }
+
+    /// Sets a new stock level (written to the ledger as a `set` movement).
+    pub fn with_stock(mut self, stock: Stock) -> Self {
+        self.stock = Some(stock);
+        self
+    }
+
+    /// The new SKU, if any.
+    pub fn sku(&self) -> Option<&Sku> {
+        self.sku.as_ref()
+    }
+
+    /// The new name, if any.
+    pub fn name(&self) -> Option<&ProductName> {
+        self.name.as_ref()
+    }
+
+    /// The new price, if any.
+    pub fn price(&self) -> Option<Money> {
+        self.price
+    }
+
+    /// The new stock level, if any.
+    pub fn stock(&self) -> Option<Stock> {
+        self.stock
+    }
+
     /// Whether the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         self.sku.is_none() && self.name.is_none() && self.price.is_none() && self.stock.is_none()
     }
+
+    /// `product` with the patch applied (what every store writes).
+    pub fn apply_to(&self, product: &Product) -> Product {
+        Product {
+            id: product.id,
+            sku: self.sku.clone().unwrap_or_else(|| product.sku.clone()),
+            name: self.name.clone().unwrap_or_else(|| product.name.clone()),
+            price: self.price.unwrap_or(product.price),
+            stock: self.stock.unwrap_or(product.stock),
+        }
+    }
 }
 
-pub(crate) fn sku_field(v: &Value) -> Result<Sku, Refusal> {
-    let s = validation::string(v)?;
-    Sku::parse(s).map_err(|m| {
-        let kind = if s.is_empty() {
-            "string_too_short"
-        } else if s.chars().count() > 64 {
-            "string_too_long"
-        } else {
-            "string_pattern_mismatch"
-        };
-        (m, kind)
-    })
+pub(crate) fn sku_field(v: &Value) -> Result<Sku, Problem> {
+    Ok(Sku::parse(validation::string(v)?)?)
 }
 
-fn name_field(v: &Value) -> Result<ProductName, Refusal> {
-    let s = validation::string(v)?;
-    ProductName::parse(s).map_err(|m| {
-        let kind = if s.chars().count() > 200 {
-            "string_too_long"
-        } else {
-            "string_too_short"
-        };
-        (m, kind)
-    })
+fn name_field(v: &Value) -> Result<ProductName, Problem> {
+    Ok(ProductName::parse(validation::string(v)?)?)
 }
 
-pub(crate) fn price_field(v: &Value) -> Result<Money, Refusal> {
-    use crate::money::MoneyError;
-    let text = validation::number_text(v)?;
-    text.parse::<Money>().map_err(|e| {
-        let kind = match e {
-            MoneyError::NotPositive => "greater_than",
-            MoneyError::TooManyDecimals => "decimal_max_places",
-            MoneyError::TooLarge => "less_than_equal",
-            _ => "decimal_parsing",
-        };
-        (e.to_string(), kind)
-    })
+pub(crate) fn price_field(v: &Value) -> Result<Money, Problem> {
+    Ok(validation::number_text(v)?.parse::<Money>()?)
 }
 
-fn stock_field(v: &Value) -> Result<i64, Refusal> {
-    validation::integer(v, 0, MAX_STOCK)
+fn stock_field(v: &Value) -> Result<Stock, Problem> {
+    validation::count(v, Stock::new)
 }
 
 const PRODUCT_FIELDS: &[&str] = &["sku", "name", "price", "stock"];
@@ -191,7 +288,7 @@ impl NewProduct {
     /// use inventory_core::NewProduct;
     /// let body = serde_json::json!({"sku": "PROD-001", "name": "Widget", "price": 49.99, "stock": 50});
     /// let p = NewProduct::from_json(&body).unwrap();
-    /// assert_eq!(p.price.cents(), 4999);
+    /// assert_eq!(p.price().cents(), 4999);
     /// let bad = serde_json::json!({"sku": "", "price": 0, "stok": 5});
     /// assert_eq!(NewProduct::from_json(&bad).unwrap_err().errors().len(), 5);
     /// ```
@@ -203,14 +300,11 @@ impl NewProduct {
         let stock = r.required("stock", stock_field);
         r.finish(PRODUCT_FIELDS, false)?;
         match (sku, name, price, stock) {
-            (Some(sku), Some(name), Some(price), Some(stock)) => Ok(NewProduct {
-                sku,
-                name,
-                price,
-                stock,
-            }),
+            (Some(sku), Some(name), Some(price), Some(stock)) => {
+                Ok(NewProduct::new(sku, name, price, stock))
+            }
             // `finish` has reported why a field is missing.
-            _ => Err(internal_inconsistency()),
+            _ => Err(validation::internal_inconsistency()),
         }
     }
 }
@@ -228,14 +322,4 @@ impl ProductPatch {
         r.finish(PRODUCT_FIELDS, false)?;
         Ok(patch)
     }
-}
-
-/// A reader that returned no errors yet lacks a value would be a bug in this module; answer it
-/// as a validation error rather than panic on client input.
-pub(crate) fn internal_inconsistency() -> ValidationErrors {
-    ValidationErrors::single(crate::FieldError::new(
-        ["body"],
-        "Invalid body",
-        "value_error",
-    ))
 }

@@ -6,6 +6,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::history::ChangeSource;
+use crate::ledger::MovementKind;
+
 /// An order's status. On the wire: `PENDING`, `PAID`, `SHIPPED`, `CANCELED`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -82,15 +85,20 @@ impl fmt::Display for OrderStatus {
 }
 
 impl FromStr for OrderStatus {
-    type Err = String;
+    type Err = UnknownStatus;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         OrderStatus::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or_else(|| "Input should be 'PENDING', 'PAID', 'SHIPPED' or 'CANCELED'".to_string())
+            .ok_or(UnknownStatus)
     }
 }
+
+/// A text that names no [`OrderStatus`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Input should be 'PENDING', 'PAID', 'SHIPPED' or 'CANCELED'")]
+pub struct UnknownStatus;
 
 /// A move the status table forbids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -135,6 +143,64 @@ impl Transition {
     pub fn restores_stock(self) -> bool {
         self.to == OrderStatus::Canceled
             && matches!(self.from, OrderStatus::Pending | OrderStatus::Paid)
+    }
+}
+
+/// A status change as core decided it: the [`Transition`], what caused it, and whether (and
+/// under which ledger kind) the order's units go back to stock. A store applies it as a
+/// compare-and-set and writes exactly what it says: the history row with [`source`](Self::source),
+/// and, when [`restock`](Self::restock) is set, the units back with a ledger row of that kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    transition: Transition,
+    source: ChangeSource,
+    restock: Option<MovementKind>,
+}
+
+impl StatusChange {
+    /// Decides the change: `transition`, caused by `source`.
+    pub fn new(transition: Transition, source: ChangeSource) -> StatusChange {
+        let restock = transition
+            .restores_stock()
+            .then(|| MovementKind::of_restock(&source));
+        StatusChange {
+            transition,
+            source,
+            restock,
+        }
+    }
+
+    /// The expiry's change: PENDING to CANCELED, units back as `expired`.
+    pub fn expiry() -> StatusChange {
+        let cancel = Transition {
+            from: OrderStatus::Pending,
+            to: OrderStatus::Canceled,
+        };
+        StatusChange::new(cancel, ChangeSource::Expiry)
+    }
+
+    /// The planned move.
+    pub fn transition(&self) -> Transition {
+        self.transition
+    }
+
+    /// What caused it, for the history row.
+    pub fn source(&self) -> &ChangeSource {
+        &self.source
+    }
+
+    /// The ledger kind under which the order's units go back to stock, if they do.
+    pub fn restock(&self) -> Option<MovementKind> {
+        self.restock
+    }
+
+    /// The refusal when the order is no longer in the status the change was planned from.
+    pub fn conflict(&self, order_id: i64, current: OrderStatus) -> crate::Error {
+        crate::Error::StatusConflict {
+            id: order_id,
+            expected: self.transition.from,
+            current,
+        }
     }
 }
 

@@ -8,13 +8,14 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::error::Error;
 use crate::error::Result;
-use crate::history::{ChangeSource, OrderEvent};
+use crate::history::OrderEvent;
 use crate::idempotency::{IdempotencyKey, Idempotent};
-use crate::ledger::StockMovement;
+use crate::ledger::{Adjustment, StockMovement};
 use crate::order::{NewOrder, Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
-use crate::status::Transition;
+use crate::status::StatusChange;
 use crate::webhook::EventId;
 
 /// A webhook event to record.
@@ -28,8 +29,18 @@ pub struct EventRecord {
     pub order_id: Option<i64>,
 }
 
+impl EventRecord {
+    /// The refusal of an event whose id is already recorded: the de-duplication rule's answer,
+    /// the same from every store.
+    pub fn already_processed(&self) -> Error {
+        Error::EventAlreadyProcessed {
+            event_id: self.id.as_str().to_owned(),
+        }
+    }
+}
+
 /// What recording an event does besides recording it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventEffect {
     /// Nothing (an event type we do not act on).
     RecordOnly,
@@ -37,15 +48,15 @@ pub enum EventEffect {
     ChangeStatus {
         /// The order.
         order_id: i64,
-        /// The planned change.
-        transition: Transition,
+        /// The change, with its webhook source, as core decided it.
+        change: StatusChange,
     },
 }
 
 /// Persistence for products, orders, the stock ledger, order history, processed webhook events
 /// and idempotency keys.
 ///
-/// Implementations must make each method atomic and must enforce the invariant of CONTRACT.md:
+/// Implementations must make each method atomic and must keep the invariant of CONTRACT.md:
 /// `stock = initial + adjustments − Σ quantity of orders in PENDING, PAID or SHIPPED`, never
 /// negative, and must write the ledger row of every stock change, and the history row of every
 /// status change, in the same transaction as the change. Run `inventory_core::store_conformance_tests!`
@@ -55,15 +66,23 @@ pub enum EventEffect {
 ///
 /// # Idempotency
 ///
-/// With `key: Some(k)`,
-/// `create_product` and `place_order` first look for `(k.scope(), k.key())`:
-/// - found, created at or after `k.not_before()`, same fingerprint: nothing is done and the
-///   stored response is returned as `Idempotent::Replayed`;
-/// - found and current but another fingerprint: `Error::IdempotencyKeyReused`;
-/// - found but older than `k.not_before()`: it is deleted and the call proceeds as new;
-/// - otherwise the work is done and the key, its fingerprint and the response (status 201 and
-///   the JSON of the created row, `serde_json::to_vec`) are stored in the same transaction.
-/// Concurrent calls with one key must create exactly one row; the others replay it.
+/// With `key: Some(k)`, `create_product` and `place_order` first look for
+/// `(k.scope(), k.key())` and, when found, act on [`IdempotencyKey::verdict`]:
+/// [`Verdict::Replay`](crate::idempotency::Verdict::Replay) returns the stored snapshot
+/// ([`idempotency::restore`](crate::idempotency::restore)) as `Idempotent::Replayed` and does
+/// nothing else; [`Verdict::Expired`](crate::idempotency::Verdict::Expired) deletes the key and
+/// proceeds; an error is returned as it is. Otherwise the work is done, and the key, its
+/// fingerprint and the [`idempotency::snapshot`](crate::idempotency::snapshot) of the created
+/// row are stored in the same transaction. Concurrent calls with one key must create exactly
+/// one row; the others replay it.
+///
+/// # Decisions
+///
+/// A store decides nothing: the rules are core's, as plain values and functions. Stock bounds
+/// are [`NewOrder::take_from`] and [`Adjustment::apply_to`] (or the same bounds as SQL guards,
+/// with those functions telling why a guard refused); a status change carries its history
+/// source and its restock kind in the [`StatusChange`]; totals are
+/// [`Money::times`](crate::Money::times); a patch is [`ProductPatch::apply_to`].
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates a product and its `initial` ledger row. A taken SKU is
@@ -95,14 +114,12 @@ pub trait Store: Send + Sync + 'static {
     /// [`crate::Error::ProductHasOrders`].
     async fn delete_product(&self, id: i64) -> Result<()>;
 
-    /// Adds `delta` (possibly negative) to the stock with an `adjustment` ledger row carrying
-    /// `reason`, in one step; going below zero is [`crate::Error::InsufficientStock`] and changes
-    /// nothing.
+    /// Applies the adjustment with an `adjustment` ledger row carrying its reason, in one step,
+    /// as [`Adjustment::apply_to`] decides on the current stock; a refusal changes nothing.
     async fn adjust_stock(
         &self,
         id: i64,
-        delta: i64,
-        reason: &str,
+        adjustment: &Adjustment,
         at: OffsetDateTime,
     ) -> Result<Product>;
 
@@ -127,28 +144,27 @@ pub trait Store: Send + Sync + 'static {
     /// Lists orders by ascending id, filtered.
     async fn list_orders(&self, filter: OrderFilter, page: Page) -> Result<Vec<Order>>;
 
-    /// Compare-and-set on an order's status: applies `transition` only if the order is still in
-    /// `transition.from()`, writing a history row with `source`, and returning its units to
-    /// stock in the same step when [`Transition::restores_stock`] (ledger kind `expired` when
-    /// `source` is [`ChangeSource::Expiry`], `order_canceled` otherwise). Otherwise
-    /// [`crate::Error::StatusConflict`] with the status found, and nothing changes. A no-op
-    /// transition only checks.
+    /// Compare-and-set on an order's status: applies the change only if the order is still in
+    /// `change.transition().from()`, writing a history row with `change.source()`, and, when
+    /// [`StatusChange::restock`] names a kind, returning its units to stock with a ledger row of
+    /// that kind, in the same step. Otherwise [`StatusChange::conflict`] with the status found,
+    /// and nothing changes. A no-op transition only checks.
     async fn change_status(
         &self,
         order_id: i64,
-        transition: Transition,
-        source: &ChangeSource,
+        change: &StatusChange,
         at: OffsetDateTime,
     ) -> Result<Order>;
 
     /// The order's history, oldest first; [`crate::Error::OrderNotFound`] if it does not exist.
     async fn order_history(&self, order_id: i64) -> Result<Vec<OrderEvent>>;
 
-    /// Cancels, as [`ChangeSource::Expiry`], up to `limit` PENDING orders created before
-    /// `created_before`, oldest first, each exactly as [`Store::change_status`] would; returns
-    /// the orders canceled.
+    /// Applies `change` ([`StatusChange::expiry`]) to up to `limit` orders in its
+    /// `from` status created before `created_before`, oldest first, each exactly as
+    /// [`Store::change_status`] would; returns the orders changed.
     async fn expire_orders(
         &self,
+        change: &StatusChange,
         created_before: OffsetDateTime,
         at: OffsetDateTime,
         limit: u32,
@@ -157,15 +173,14 @@ pub trait Store: Send + Sync + 'static {
     /// Whether an event id has been recorded (a fast early answer; [`Store::apply_event`] decides).
     async fn event_processed(&self, id: &EventId) -> Result<bool>;
 
-    /// Records the event and applies its effect in one atomic step (a status change is recorded
-    /// with source [`ChangeSource::Webhook`]). An id already recorded is
-    /// [`crate::Error::EventAlreadyProcessed`]; a failed effect (e.g. a lost compare-and-set)
-    /// records nothing, so the sender's retry can still succeed. Returns the order after a
-    /// status change.
+    /// Records the event and applies its effect in one atomic step. An id already recorded is
+    /// [`EventRecord::already_processed`]; a failed effect (e.g. a lost compare-and-set) records
+    /// nothing, so the sender's retry can still succeed. Returns the order after a status
+    /// change.
     async fn apply_event(
         &self,
         event: &EventRecord,
-        effect: EventEffect,
+        effect: &EventEffect,
         at: OffsetDateTime,
     ) -> Result<Option<Order>>;
 
@@ -213,11 +228,10 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     async fn adjust_stock(
         &self,
         id: i64,
-        delta: i64,
-        reason: &str,
+        adjustment: &Adjustment,
         at: OffsetDateTime,
     ) -> Result<Product> {
-        (**self).adjust_stock(id, delta, reason, at).await
+        (**self).adjust_stock(id, adjustment, at).await
     }
     async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>> {
         (**self).list_movements(product_id, page).await
@@ -239,24 +253,24 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     async fn change_status(
         &self,
         order_id: i64,
-        transition: Transition,
-        source: &ChangeSource,
+        change: &StatusChange,
         at: OffsetDateTime,
     ) -> Result<Order> {
-        (**self)
-            .change_status(order_id, transition, source, at)
-            .await
+        (**self).change_status(order_id, change, at).await
     }
     async fn order_history(&self, order_id: i64) -> Result<Vec<OrderEvent>> {
         (**self).order_history(order_id).await
     }
     async fn expire_orders(
         &self,
+        change: &StatusChange,
         created_before: OffsetDateTime,
         at: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<Order>> {
-        (**self).expire_orders(created_before, at, limit).await
+        (**self)
+            .expire_orders(change, created_before, at, limit)
+            .await
     }
     async fn event_processed(&self, id: &EventId) -> Result<bool> {
         (**self).event_processed(id).await
@@ -264,7 +278,7 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     async fn apply_event(
         &self,
         event: &EventRecord,
-        effect: EventEffect,
+        effect: &EventEffect,
         at: OffsetDateTime,
     ) -> Result<Option<Order>> {
         (**self).apply_event(event, effect, at).await

@@ -5,12 +5,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use inventory_core::idempotency::{IdempotencyKey, Idempotent};
+use inventory_core::store::{EventEffect, EventRecord};
 use inventory_core::testing::{new_order, new_product, t0};
 use inventory_core::time::OffsetDateTime;
+use inventory_core::webhook::EventId;
 use inventory_core::{
-    ChangeSource, Error, EventEffect, EventId, EventRecord, IdempotencyKey, Idempotent, Inventory,
-    MemoryStore, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page, Product, ProductPatch,
-    Result, StockMovement, Store, Transition,
+    Adjustment, Error, Inventory, MemoryStore, NewOrder, NewProduct, Order, OrderEvent,
+    OrderFilter, Page, Product, ProductPatch, Result, StatusChange, StockMovement, Store,
 };
 use tokio::sync::{Notify, Semaphore};
 
@@ -59,8 +61,8 @@ impl Store for GatedStore {
     async fn delete_product(&self, id: i64) -> Result<()> {
         self.inner.delete_product(id).await
     }
-    async fn adjust_stock(&self, id: i64, d: i64, r: &str, at: OffsetDateTime) -> Result<Product> {
-        self.inner.adjust_stock(id, d, r, at).await
+    async fn adjust_stock(&self, id: i64, a: &Adjustment, at: OffsetDateTime) -> Result<Product> {
+        self.inner.adjust_stock(id, a, at).await
     }
     async fn list_movements(&self, id: i64, page: Page) -> Result<Vec<StockMovement>> {
         self.inner.list_movements(id, page).await
@@ -71,25 +73,20 @@ impl Store for GatedStore {
     async fn list_orders(&self, f: OrderFilter, page: Page) -> Result<Vec<Order>> {
         self.inner.list_orders(f, page).await
     }
-    async fn change_status(
-        &self,
-        id: i64,
-        t: Transition,
-        s: &ChangeSource,
-        at: OffsetDateTime,
-    ) -> Result<Order> {
-        self.inner.change_status(id, t, s, at).await
+    async fn change_status(&self, id: i64, c: &StatusChange, at: OffsetDateTime) -> Result<Order> {
+        self.inner.change_status(id, c, at).await
     }
     async fn order_history(&self, id: i64) -> Result<Vec<OrderEvent>> {
         self.inner.order_history(id).await
     }
     async fn expire_orders(
         &self,
+        c: &StatusChange,
         b: OffsetDateTime,
         at: OffsetDateTime,
         l: u32,
     ) -> Result<Vec<Order>> {
-        self.inner.expire_orders(b, at, l).await
+        self.inner.expire_orders(c, b, at, l).await
     }
     async fn event_processed(&self, id: &EventId) -> Result<bool> {
         self.inner.event_processed(id).await
@@ -97,7 +94,7 @@ impl Store for GatedStore {
     async fn apply_event(
         &self,
         e: &EventRecord,
-        effect: EventEffect,
+        effect: &EventEffect,
         at: OffsetDateTime,
     ) -> Result<Option<Order>> {
         self.inner.apply_event(e, effect, at).await
@@ -117,8 +114,9 @@ async fn a_key_in_flight_is_refused_then_replayed() {
         entered: Arc::new(Notify::new()),
         gate: Arc::new(Semaphore::new(0)),
     };
-    let inv =
-        Arc::new(Inventory::new(store.clone()).with_clock(inventory_core::ManualClock::new(t0())));
+    let inv = Arc::new(
+        Inventory::new(store.clone()).with_clock(inventory_core::clock::ManualClock::new(t0())),
+    );
     let product = inv
         .create_product(new_product("GATE-1", 100, 10))
         .await

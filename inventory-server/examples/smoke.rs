@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use inventory_core::WebhookVerifier;
+use inventory_core::webhook::{SchemeVerifier, WebhookScheme};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -75,6 +75,20 @@ async fn answer(req: reqwest::RequestBuilder, path: &str) -> (StatusCode, Value)
             (StatusCode::SERVICE_UNAVAILABLE, Value::Null)
         }
     }
+}
+
+/// The `X-Webhook-Signature` a sender attaches to `body`: the hex HMAC-SHA256 with `secret`, from
+/// the core's own signer (empty for an empty secret, which no server accepts).
+fn hex_signature(secret: &str, body: &str) -> String {
+    SchemeVerifier::new(WebhookScheme::Hex, &[secret])
+        .ok()
+        .and_then(|v| {
+            v.sign(None, 0, body.as_bytes())
+                .into_iter()
+                .find(|(name, _)| *name == "x-webhook-signature")
+        })
+        .map(|(_, signature)| signature)
+        .unwrap_or_default()
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -176,8 +190,8 @@ async fn main() -> ExitCode {
     let body =
         json!({"event": "payment.succeeded", "order_id": oid, "amount": 31.50, "currency": "USD"})
             .to_string();
-    let good = WebhookVerifier::new(s.secret.as_bytes()).sign(body.as_bytes());
-    let bad = WebhookVerifier::new(b"not-the-secret").sign(body.as_bytes());
+    let good = hex_signature(&s.secret, &body);
+    let bad = hex_signature("not-the-secret", &body);
     let event = format!("smoke-{run}");
     let (st, _) = s.webhook(&body, Some(bad), &event).await;
     s.check("bad signature → 401", st == StatusCode::UNAUTHORIZED, st);

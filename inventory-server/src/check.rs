@@ -19,7 +19,7 @@ pub async fn run(settings: &Settings) -> ExitCode {
     };
     let inventory = Inventory::new(store);
     let result = inventory.verify_invariants().await;
-    let _ = inventory.store().close().await;
+    let _ = inventory.close().await;
     match result {
         Ok(violations) if violations.is_empty() => {
             println!("ok: every product's stock matches its ledger and its orders");

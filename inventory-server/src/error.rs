@@ -1,9 +1,12 @@
-//! The one place where failures become HTTP answers, in the contract's shapes.
+//! The one place where failures become HTTP answers, in the contract's shapes (FastAPI's 422
+//! list is written by [`crate::fastapi`]).
 
-use inventory_core::{Error as CoreError, FieldError, ValidationErrors};
+use inventory_core::{Error as CoreError, ValidationErrors};
 use serde_json::{Value, json};
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
+
+use crate::fastapi::{self, Invalid};
 
 /// Every failure a request can end in.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +19,9 @@ pub enum ApiError {
     /// the sender did nothing wrong, the order's state conflicts with the event.
     #[error("webhook: {0}")]
     Webhook(CoreError),
+    /// A path, query or header value the server itself refused (a 422 like the core's).
+    #[error("invalid request: {}", .0.iter().map(|e| e.msg.as_str()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Invalid>),
     /// No route has this path.
     #[error("not found")]
     NotFound,
@@ -45,9 +51,9 @@ impl From<ValidationErrors> for ApiError {
     }
 }
 
-impl From<FieldError> for ApiError {
-    fn from(e: FieldError) -> Self {
-        ValidationErrors::single(e).into()
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::Invalid(vec![e])
     }
 }
 
@@ -84,6 +90,7 @@ impl ApiError {
     pub fn kind(&self) -> &'static str {
         match self {
             ApiError::Core(e) | ApiError::Webhook(e) => core_kind(e),
+            ApiError::Invalid(_) => "validation",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -98,6 +105,7 @@ impl ApiError {
     pub fn into_response(self) -> Response {
         match self {
             ApiError::NotFound => detail(StatusCode::NOT_FOUND, json!("Not Found")),
+            ApiError::Invalid(items) => fastapi::response(&items),
             ApiError::MethodNotAllowed(methods) => {
                 let mut r = detail(StatusCode::METHOD_NOT_ALLOWED, json!("Method Not Allowed"));
                 if let Ok(v) = HeaderValue::from_str(&methods.join(", ")) {
@@ -154,7 +162,10 @@ impl ApiError {
 /// A short label for a core error, for logs and metrics.
 pub fn core_kind(e: &CoreError) -> &'static str {
     match e {
-        CoreError::Validation(_) => "validation",
+        // Refusals answered as FastAPI's 422 share its label.
+        CoreError::Validation(_)
+        | CoreError::StockAboveMaximum { .. }
+        | CoreError::InvalidHeader { .. } => "validation",
         CoreError::ProductNotFound { .. } => "product_not_found",
         CoreError::OrderNotFound { .. } => "order_not_found",
         CoreError::DuplicateSku { .. } => "duplicate_sku",
@@ -184,10 +195,16 @@ fn cents_json(cents: i64) -> Value {
 
 fn core_response(e: CoreError) -> Response {
     match e {
-        CoreError::Validation(errors) => json_response(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &json!({ "detail": errors }),
-        ),
+        CoreError::Validation(errors) => fastapi::response(&fastapi::body_errors(&errors)),
+        // The stock the body's `delta` would make is above the maximum: pydantic's `le`.
+        e @ CoreError::StockAboveMaximum { .. } => fastapi::response(&[Invalid::new(
+            ["body", "delta"],
+            e.to_string(),
+            "less_than_equal",
+        )]),
+        CoreError::InvalidHeader { header, problem } => {
+            fastapi::response(&[Invalid::header(&header, &problem)])
+        }
         e @ (CoreError::ProductNotFound { .. } | CoreError::OrderNotFound { .. }) => {
             detail(StatusCode::NOT_FOUND, json!(e.to_string()))
         }
@@ -206,8 +223,8 @@ fn core_response(e: CoreError) -> Response {
             StatusCode::CONFLICT,
             json!({
                 "error": "Insufficient stock",
-                "requested": requested,
-                "available": available,
+                "requested": requested.get(),
+                "available": available.get(),
                 "product_id": product_id,
             }),
         ),
@@ -242,26 +259,23 @@ fn core_response(e: CoreError) -> Response {
         ),
         CoreError::AmountMismatch {
             order_id,
-            expected_cents,
-            received_cents,
+            expected,
+            received,
         } => detail(
             StatusCode::CONFLICT,
             json!({
                 "error": "Amount mismatch",
                 "order_id": order_id,
-                "expected": cents_json(expected_cents),
-                "received": cents_json(received_cents),
+                "expected": cents_json(expected.cents()),
+                "received": cents_json(received.cents()),
                 "message": "Payment amount does not match the order total; the order stays unpaid",
             }),
         ),
-        e @ CoreError::IdempotencyKeyReused { .. } => json_response(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &json!({"detail": [{
-                "loc": ["header", "idempotency-key"],
-                "msg": e.to_string(),
-                "type": "idempotency_key_reused",
-            }]}),
-        ),
+        e @ CoreError::IdempotencyKeyReused { .. } => fastapi::response(&[Invalid::new(
+            ["header", fastapi::IDEMPOTENCY_KEY_HEADER],
+            e.to_string(),
+            "idempotency_key_reused",
+        )]),
         e @ CoreError::IdempotencyKeyInFlight { .. } => {
             let mut r = detail(StatusCode::CONFLICT, json!(e.to_string()));
             r.headers_mut()

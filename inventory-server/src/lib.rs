@@ -3,7 +3,7 @@
 //! The HTTP face of the inventory engine: the contract of the original FastAPI service over
 //! warp, on SQLite (default) or PostgreSQL. No business rule lives here: every request becomes
 //! one call on [`inventory_core::Inventory`], and every answer is shaped in [`error`] or a
-//! route handler.
+//! route handler; FastAPI's 422 shape (`loc`/`msg`/`type`) is rendered in [`fastapi`] alone.
 //!
 //! ```no_run
 //! use inventory_server::{Application, Settings};
@@ -17,6 +17,7 @@
 pub mod auth;
 pub mod check;
 pub mod error;
+pub mod fastapi;
 pub mod openapi;
 pub mod ratelimit;
 pub mod request;

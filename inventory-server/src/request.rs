@@ -1,11 +1,13 @@
 //! A request as the handlers see it, and the readers of its parts (path ids, query, JSON body).
 
 use bytes::Bytes;
-use inventory_core::{FieldError, ValidationErrors};
+use inventory_core::idempotency::IdempotencyKey;
+use inventory_core::validation::Problem;
 use serde_json::Value;
 use warp::http::{HeaderMap, Method};
 
 use crate::error::ApiError;
+use crate::fastapi::{IDEMPOTENCY_KEY_HEADER, Invalid};
 
 /// The parts of a request a handler reads.
 #[derive(Debug)]
@@ -28,12 +30,16 @@ impl Request {
         &self,
         inventory: &inventory_core::Inventory<S>,
         scope: &'static str,
-    ) -> Result<Option<inventory_core::IdempotencyKey>, ApiError> {
-        match self.headers.get("idempotency-key") {
+    ) -> Result<Option<IdempotencyKey>, ApiError> {
+        match self.headers.get(IDEMPOTENCY_KEY_HEADER) {
             None => Ok(None),
             Some(v) => {
+                // A value that is not even text is refused like any other malformed key.
                 let key = v.to_str().unwrap_or("\u{0}");
-                Ok(Some(inventory.idempotency_key(scope, key, &self.body)?))
+                inventory
+                    .idempotency_key(scope, key, &self.body)
+                    .map(Some)
+                    .map_err(|problem| Invalid::header(IDEMPOTENCY_KEY_HEADER, &problem).into())
             }
         }
     }
@@ -62,11 +68,10 @@ impl Request {
             return Err(ApiError::UnsupportedMediaType);
         }
         if self.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(FieldError::new(["body"], "Field required", "missing").into());
+            return Err(Invalid::whole_body(Problem::Missing).into());
         }
-        serde_json::from_slice(&self.body).map_err(|e| {
-            FieldError::new(["body"], format!("JSON decode error: {e}"), "json_invalid").into()
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Invalid::whole_body(Problem::NotJson(e.to_string())).into())
     }
 
     /// The query's parameters, decoded (later repeats win).
@@ -80,7 +85,7 @@ impl Request {
 /// A path id: a positive integer, or 422 naming the parameter.
 pub fn path_id(segment: &str, name: &str) -> Result<i64, ApiError> {
     segment.parse::<i64>().map_err(|_| {
-        FieldError::new(
+        Invalid::new(
             ["path", name],
             "Input should be a valid integer, unable to parse string as an integer",
             "int_parsing",
@@ -92,7 +97,7 @@ pub fn path_id(segment: &str, name: &str) -> Result<i64, ApiError> {
 /// Reads query parameters by name, collecting every error.
 pub struct QueryReader {
     pairs: Vec<(String, String)>,
-    errors: Vec<FieldError>,
+    errors: Vec<Invalid>,
 }
 
 impl QueryReader {
@@ -134,30 +139,30 @@ impl QueryReader {
     }
 
     /// A value parsed by `parse`, whose error text becomes the message.
-    pub fn parsed<T>(
+    pub fn parsed<T, E: std::fmt::Display>(
         &mut self,
         name: &str,
-        kind: &str,
-        parse: impl Fn(&str) -> Result<T, String>,
+        kind: &'static str,
+        parse: impl Fn(&str) -> Result<T, E>,
     ) -> Option<T> {
         let raw = self.raw(name)?.to_owned();
         match parse(&raw) {
             Ok(v) => Some(v),
-            Err(msg) => self.fail(name, &msg, kind),
+            Err(e) => self.fail(name, &e.to_string(), kind),
         }
     }
 
-    fn fail<T>(&mut self, name: &str, msg: &str, kind: &str) -> Option<T> {
-        self.errors
-            .push(FieldError::new(["query", name], msg, kind));
+    fn fail<T>(&mut self, name: &str, msg: &str, kind: &'static str) -> Option<T> {
+        self.errors.push(Invalid::new(["query", name], msg, kind));
         None
     }
 
     /// Ends reading: any error found is a 422.
     pub fn finish(self) -> Result<(), ApiError> {
-        match ValidationErrors::from_vec(self.errors) {
-            None => Ok(()),
-            Some(e) => Err(e.into()),
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Invalid(self.errors))
         }
     }
 }

@@ -45,7 +45,7 @@ pub struct Settings {
     /// `IDEMPOTENCY_TTL` (default `24h`): how long `Idempotency-Key`s are honoured.
     pub idempotency_ttl: std::time::Duration,
     /// `WEBHOOK_SCHEME`: `hex` (default), `stripe` or `standard`.
-    pub webhook_scheme: inventory_core::WebhookScheme,
+    pub webhook_scheme: inventory_core::webhook::WebhookScheme,
 }
 
 impl std::fmt::Debug for Settings {
@@ -166,7 +166,7 @@ impl Settings {
             trust_proxy: false,
             order_ttl: None,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
-            webhook_scheme: inventory_core::WebhookScheme::Hex,
+            webhook_scheme: inventory_core::webhook::WebhookScheme::Hex,
         }
     }
 
@@ -371,7 +371,10 @@ mod tests {
         assert_eq!((s.rate_limit, s.trust_proxy), (0, true));
         assert_eq!(s.order_ttl, Some(std::time::Duration::from_secs(900)));
         assert_eq!(s.idempotency_ttl, std::time::Duration::from_secs(7200));
-        assert_eq!(s.webhook_scheme, inventory_core::WebhookScheme::Stripe);
+        assert_eq!(
+            s.webhook_scheme,
+            inventory_core::webhook::WebhookScheme::Stripe
+        );
         assert!(
             !format!("{s:?}").contains("old-key"),
             "keys must not be logged"

@@ -74,7 +74,7 @@ fn to_time(d: std::time::Duration) -> inventory_core::time::Duration {
 /// comma-separated, for rotation); `None` without a secret.
 fn webhook_verifier(
     settings: &Settings,
-) -> Result<Option<inventory_core::SchemeVerifier>, StartupError> {
+) -> Result<Option<inventory_core::webhook::SchemeVerifier>, StartupError> {
     let Some(secret) = &settings.webhook_secret else {
         return Ok(None);
     };
@@ -83,7 +83,7 @@ fn webhook_verifier(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect();
-    inventory_core::SchemeVerifier::new(settings.webhook_scheme, &secrets)
+    inventory_core::webhook::SchemeVerifier::new(settings.webhook_scheme, &secrets)
         .map(Some)
         .map_err(|e| {
             StartupError::Settings(crate::settings::SettingsError {
@@ -127,14 +127,14 @@ pub async fn open_store(settings: &Settings) -> Result<DynStore, StartupError> {
 impl Application {
     /// Opens the store, builds the engine and binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-        Self::build_with_clock(settings, inventory_core::SystemClock).await
+        Self::build_with_clock(settings, inventory_core::clock::SystemClock).await
     }
 
-    /// [`Application::build`] on another clock: tests move a [`inventory_core::ManualClock`]
+    /// [`Application::build`] on another clock: tests move a [`inventory_core::clock::ManualClock`]
     /// to expire orders or age idempotency keys without waiting.
     pub async fn build_with_clock(
         settings: Settings,
-        clock: impl inventory_core::Clock,
+        clock: impl inventory_core::clock::Clock,
     ) -> Result<Application, StartupError> {
         let webhook = webhook_verifier(&settings)?;
         let store = open_store(&settings).await?;
@@ -224,7 +224,7 @@ impl Application {
         // Stop the sweeper (whatever stopped the server) before the store closes under it.
         let _ = stop.send(true);
         let _ = sweeper.await;
-        if let Err(e) = state.inventory.store().close().await {
+        if let Err(e) = state.inventory.close().await {
             tracing::error!(error = %e, "closing the store failed");
         }
         tracing::info!("stopped");

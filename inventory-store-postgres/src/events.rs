@@ -1,6 +1,8 @@
 //! Webhook events: the event id is recorded in the same transaction as its effect.
 
-use inventory_core::{ChangeSource, Error, EventEffect, EventId, EventRecord, Order};
+use inventory_core::Order;
+use inventory_core::store::{EventEffect, EventRecord};
+use inventory_core::webhook::EventId;
 use time::OffsetDateTime;
 
 use crate::PostgresStore;
@@ -29,7 +31,7 @@ impl PostgresStore {
     pub(crate) async fn apply_event_once(
         &self,
         event: &EventRecord,
-        effect: EventEffect,
+        effect: &EventEffect,
         at: OffsetDateTime,
     ) -> OpResult<Option<Order>> {
         let mut client = self.client().await?;
@@ -45,21 +47,12 @@ impl PostgresStore {
             // Nothing was written; a failed rollback (lost connection) ends the transaction on
             // the server just the same, so the answer stays "already processed".
             let _ = tx.rollback().await;
-            return Err(Error::EventAlreadyProcessed {
-                event_id: event.id.as_str().to_owned(),
-            }
-            .into());
+            return Err(event.already_processed().into());
         }
         let order = match effect {
             EventEffect::RecordOnly => None,
-            EventEffect::ChangeStatus {
-                order_id,
-                transition,
-            } => {
-                let source = ChangeSource::Webhook {
-                    event_id: event.id.as_str().to_owned(),
-                };
-                match change_status_on(&tx, order_id, transition, &source, at).await {
+            EventEffect::ChangeStatus { order_id, change } => {
+                match change_status_on(&tx, *order_id, change, at).await {
                     Ok(order) => Some(order),
                     Err(e) => {
                         // A failed effect must leave no trace, so the sender's retry can

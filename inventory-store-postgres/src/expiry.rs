@@ -1,21 +1,23 @@
-//! The unpaid-order expiry: cancels old PENDING orders as `expiry`, safely from any number of
-//! instances sweeping at once.
+//! The unpaid-order expiry: applies core's expiry change (PENDING to CANCELED, as `expiry`, units
+//! back as `expired`) to old orders, safely from any number of instances sweeping at once.
 
-use inventory_core::Order;
+use inventory_core::{MovementKind, Order, StatusChange};
 use time::OffsetDateTime;
+use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::error::OpResult;
 use crate::rows::{self, order_columns};
 
-/// The oldest due orders, locked. `SKIP LOCKED`: orders another sweeper has taken (or that a
-/// concurrent status change holds) are left to it, so concurrent sweeps split the work instead of
-/// queueing behind each other. Under READ COMMITTED a row changed and committed since the
-/// snapshot is re-checked on its newest version before it is locked, so a just-paid order is
-/// never returned. `NO KEY UPDATE`, the lock a status UPDATE takes anyway: it does not block the
-/// foreign-key checks of inserts that name the order (ledger and history rows).
+/// The oldest due orders (in the change's `from` status, `$3`), locked. `SKIP LOCKED`: orders
+/// another sweeper has taken (or that a concurrent status change holds) are left to it, so
+/// concurrent sweeps split the work instead of queueing behind each other. Under READ COMMITTED
+/// a row changed and committed since the snapshot is re-checked on its newest version before it
+/// is locked, so a just-paid order is never returned. `NO KEY UPDATE`, the lock a status UPDATE
+/// takes anyway: it does not block the foreign-key checks of inserts that name the order (ledger
+/// and history rows).
 const DUE_SQL: &str = "SELECT id, product_id FROM orders \
-                       WHERE status = 'PENDING' AND created_at < $1 \
+                       WHERE status = $3 AND created_at < $1 \
                        ORDER BY created_at, id LIMIT $2 \
                        FOR NO KEY UPDATE SKIP LOCKED";
 
@@ -26,39 +28,41 @@ const DUE_SQL: &str = "SELECT id, product_id FROM orders \
 const LOCK_PRODUCTS_SQL: &str =
     "SELECT id FROM products WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE";
 
-/// Cancels the locked orders exactly as `change_status` would, in one statement: the
-/// compare-and-set on PENDING (always true under the locks, kept as the statement's own
-/// guarantee), the units returned per product, and each order's `expired` ledger row and
-/// `expiry` history row. `sum` of BIGINT is NUMERIC, hence the cast.
+/// Applies the change to the locked orders exactly as `change_status` would, in one statement:
+/// the compare-and-set on `$3` (always true under the locks, kept as the statement's own
+/// guarantee) moving them to `$4`, and, when the restock kind `$7` is not NULL, the units
+/// returned per product with each order's ledger row of that kind; each order's history row
+/// with source `$5` (event id `$6`). `sum` of BIGINT is NUMERIC, hence the cast.
 const EXPIRE_SQL: &str = concat!(
     "WITH moved AS (\
-         UPDATE orders SET status = 'CANCELED', updated_at = $2 \
-         WHERE id = ANY($1) AND status = 'PENDING' RETURNING ",
+         UPDATE orders SET status = $4, updated_at = $2 \
+         WHERE id = ANY($1) AND status = $3 RETURNING ",
     order_columns!(),
     "), \
      restored AS (\
          UPDATE products SET stock = products.stock + back.quantity, updated_at = $2 \
          FROM (SELECT product_id, sum(quantity)::bigint AS quantity FROM moved \
                GROUP BY product_id) back \
-         WHERE products.id = back.product_id), \
+         WHERE products.id = back.product_id AND $7::text IS NOT NULL), \
      ledger AS (\
          INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
-         SELECT product_id, quantity, 'expired', 'expired', id, $2 FROM moved \
-         ORDER BY created_at, id), \
+         SELECT product_id, quantity, $7::text, $7::text, id, $2 FROM moved \
+         WHERE $7::text IS NOT NULL ORDER BY created_at, id), \
      history AS (\
          INSERT INTO order_events \
              (order_id, from_status, to_status, source, event_id, created_at) \
-         SELECT id, 'PENDING', 'CANCELED', 'expiry', NULL, $2 FROM moved \
+         SELECT id, $3::text, $4::text, $5::text, $6::text, $2 FROM moved \
          ORDER BY created_at, id) \
      SELECT * FROM moved ORDER BY created_at, id"
 );
 
 impl PostgresStore {
-    /// One transaction: lock the due orders, lock their products, cancel them all, commit.
-    /// An order is canceled by exactly one sweep (or status change): whoever holds its row lock
-    /// decides, and the others skip it or find it no longer PENDING.
+    /// One transaction: lock the due orders, lock their products, change them all, commit.
+    /// An order is changed by exactly one sweep (or status change): whoever holds its row lock
+    /// decides, and the others skip it or find it no longer in `from`.
     pub(crate) async fn expire_orders_once(
         &self,
+        change: &StatusChange,
         created_before: OffsetDateTime,
         at: OffsetDateTime,
         limit: u32,
@@ -66,11 +70,13 @@ impl PostgresStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        let t = change.transition();
+        let (from, to) = (t.from().as_str(), t.to().as_str());
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let due = tx.prepare_cached(DUE_SQL).await?;
         let rows = tx
-            .query(&due, &[&created_before, &i64::from(limit)])
+            .query(&due, &[&created_before, &i64::from(limit), &from])
             .await?;
         if rows.is_empty() {
             // Nothing written; dropping the transaction rolls it back.
@@ -86,9 +92,13 @@ impl PostgresStore {
         products.dedup();
         let lock = tx.prepare_cached(LOCK_PRODUCTS_SQL).await?;
         tx.execute(&lock, &[&products]).await?;
+        let (source, event_id) = (change.source().kind(), change.source().event_id());
+        let restock = change.restock().map(MovementKind::as_str);
+        let params: [&(dyn ToSql + Sync); 7] =
+            [&ids, &at, &from, &to, &source, &event_id, &restock];
         let expire = tx.prepare_cached(EXPIRE_SQL).await?;
         let expired = tx
-            .query(&expire, &[&ids, &at])
+            .query(&expire, &params)
             .await?
             .iter()
             .map(rows::order)

@@ -2,14 +2,18 @@
 //!
 //! The pattern (as in zero2prod's `idempotency/persistence.rs`): the transaction first inserts
 //! the key with `ON CONFLICT DO NOTHING`. If it inserted, it owns the key: it does the work,
-//! stores the response in the key's row, and commits both together. If it conflicted, another
-//! transaction owns or owned the key; PostgreSQL has already made this INSERT wait until that
-//! one committed (a rollback would have let the INSERT succeed instead), so the row it reads
-//! next is complete. Any number of requests with one key, on any number of instances, thus
-//! create exactly one row; a failed create rolls its key back with it, so a retry runs anew.
+//! stores the created value's snapshot in the key's row, and commits both together. If it
+//! conflicted, another transaction owns or owned the key; PostgreSQL has already made this INSERT
+//! wait until that one committed (a rollback would have let the INSERT succeed instead), so the
+//! row it reads next is complete. Any number of requests with one key, on any number of
+//! instances, thus create exactly one row; a failed create rolls its key back with it, so a retry
+//! runs anew.
 
 use deadpool_postgres::Transaction;
-use inventory_core::{Error, IdempotencyKey, StoredResponse};
+use inventory_core::Error;
+use inventory_core::idempotency::{self, IdempotencyKey, StoredKey, Verdict};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use crate::error::{OpResult, corrupt};
@@ -18,20 +22,21 @@ use crate::error::{OpResult, corrupt};
 const CLAIM_SQL: &str = "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) \
                          VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING";
 
-const READ_SQL: &str = "SELECT fingerprint, status, body, created_at FROM idempotency_keys \
+/// The stored `status` is not read: a key's snapshot is all a replay needs.
+const READ_SQL: &str = "SELECT fingerprint, body, created_at FROM idempotency_keys \
                         WHERE scope = $1 AND key = $2";
 
-/// Forgets the key only if it is still the expired one: a fresh row written meanwhile by a
-/// concurrent request is kept (and then replayed).
+/// Forgets the key only if it is still the row judged expired: a fresh row written meanwhile by
+/// a concurrent request is kept (and then replayed).
 const DELETE_EXPIRED_SQL: &str =
-    "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < $3";
+    "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at = $3";
 
 const COMPLETE_SQL: &str =
     "UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2";
 
 const PURGE_SQL: &str = "DELETE FROM idempotency_keys WHERE created_at < $1";
 
-/// The status stored with every created row.
+/// The `status` column, still written for the schema (and older readers), never read back.
 const CREATED: i16 = 201;
 
 /// How many times the key is looked at before giving up. Each turn either decides, or follows a
@@ -40,13 +45,13 @@ const CREATED: i16 = 201;
 const MAX_TURNS: u32 = 8;
 
 /// Claims `key` in `tx`: `None` when the caller now owns it and should do the work, or the
-/// stored response to replay. A key used with another request is
-/// [`Error::IdempotencyKeyReused`]; an expired key is deleted and claimed anew.
-pub(crate) async fn claim(
+/// value created under it, to replay. What a key found means is core's
+/// [`IdempotencyKey::verdict`]: replay it, forget it (expired) and claim it anew, or refuse it.
+pub(crate) async fn claim<T: DeserializeOwned>(
     tx: &Transaction<'_>,
     key: &IdempotencyKey,
     at: OffsetDateTime,
-) -> OpResult<Option<StoredResponse>> {
+) -> OpResult<Option<T>> {
     let (scope, name) = (key.scope(), key.key());
     let insert = tx.prepare_cached(CLAIM_SQL).await?;
     let read = tx.prepare_cached(READ_SQL).await?;
@@ -62,53 +67,47 @@ pub(crate) async fn claim(
         let Some(row) = tx.query_opt(&read, &[&scope, &name]).await? else {
             continue;
         };
-        let created_at: OffsetDateTime = row.try_get("created_at")?;
-        if created_at < key.not_before() {
-            let delete = tx.prepare_cached(DELETE_EXPIRED_SQL).await?;
-            tx.execute(&delete, &[&scope, &name, &key.not_before()])
-                .await?;
-            continue;
-        }
-        let fingerprint: &str = row.try_get("fingerprint")?;
-        if fingerprint != key.fingerprint() {
-            return Err(Error::IdempotencyKeyReused {
-                key: name.to_owned(),
-            }
-            .into());
-        }
-        let status: Option<i16> = row.try_get("status")?;
-        let body: Option<Vec<u8>> = row.try_get("body")?;
-        return match (status.map(u16::try_from), body) {
-            (Some(Ok(status)), Some(body)) => Ok(Some(StoredResponse { status, body })),
-            (Some(Err(_)), _) => Err(corrupt(format!("idempotency key {name:?}: status"))),
-            // Cannot be seen by another transaction (the response is stored before commit);
-            // kept as the documented answer should a row ever be written without one.
-            _ => Err(Error::IdempotencyKeyInFlight {
-                key: name.to_owned(),
-            }
-            .into()),
+        let found = StoredKey {
+            fingerprint: row.try_get("fingerprint")?,
+            created_at: row.try_get("created_at")?,
         };
+        match key.verdict(&found)? {
+            Verdict::Replay => {
+                let body: Option<&[u8]> = row.try_get("body")?;
+                return match body {
+                    Some(body) => Ok(Some(idempotency::restore(body)?)),
+                    // Cannot be seen by another transaction (the snapshot is stored before
+                    // commit); kept as the documented answer should a row ever lack one.
+                    None => Err(Error::IdempotencyKeyInFlight {
+                        key: name.to_owned(),
+                    }
+                    .into()),
+                };
+            }
+            Verdict::Expired => {
+                let delete = tx.prepare_cached(DELETE_EXPIRED_SQL).await?;
+                tx.execute(&delete, &[&scope, &name, &found.created_at])
+                    .await?;
+            }
+        }
     }
     Err(corrupt(format!(
         "idempotency key {name:?} kept changing under {MAX_TURNS} attempts to claim it"
     )))
 }
 
-/// Stores the response for a key claimed by [`claim`] in `tx`, to commit with the created row.
-pub(crate) async fn complete(
+/// Stores the snapshot of `created` ([`idempotency::snapshot`]) for a key claimed by [`claim`]
+/// in `tx`, to commit with the created row.
+pub(crate) async fn complete<T: Serialize>(
     tx: &Transaction<'_>,
     key: &IdempotencyKey,
-    body: &[u8],
+    created: &T,
 ) -> OpResult<()> {
+    let body = idempotency::snapshot(created)?;
     let stmt = tx.prepare_cached(COMPLETE_SQL).await?;
     tx.execute(&stmt, &[&key.scope(), &key.key(), &CREATED, &body])
         .await?;
     Ok(())
-}
-
-/// The JSON body stored for a created row.
-pub(crate) fn body<T: serde::Serialize>(created: &T) -> OpResult<Vec<u8>> {
-    serde_json::to_vec(created).map_err(|e| Error::backend(e).into())
 }
 
 impl crate::PostgresStore {

@@ -16,6 +16,12 @@
 //! - the expiry sweep locks the due orders with `SKIP LOCKED`, so concurrent sweeps split them,
 //!   and cancels each with the same compare-and-set.
 //!
+//! The store decides nothing: statuses, ledger kinds and history sources are bound from the
+//! core's values ([`inventory_core::StatusChange`] and friends); the stock bounds are SQL guards
+//! whose refusals core explains ([`inventory_core::NewOrder::take_from`],
+//! [`inventory_core::Adjustment::apply_to`]); idempotency keys are judged by
+//! [`IdempotencyKey::verdict`]; every row read is re-validated into the domain types.
+//!
 //! Rows are always locked in the same order (webhook event or idempotency key, then order, then
 //! product; several products by id), so these operations do not deadlock each other; should the
 //! server still abort one for a deadlock or a serialization failure, it is retried a bounded
@@ -41,10 +47,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use inventory_core::idempotency::{IdempotencyKey, Idempotent};
+use inventory_core::store::{EventEffect, EventRecord};
+use inventory_core::webhook::EventId;
 use inventory_core::{
-    ChangeSource, EventEffect, EventId, EventRecord, IdempotencyKey, Idempotent, NewOrder,
-    NewProduct, Order, OrderEvent, OrderFilter, Page, Product, ProductPatch, Result, StockMovement,
-    Store, Transition,
+    Adjustment, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page, Product, ProductPatch,
+    Result, StatusChange, StockMovement, Store,
 };
 use time::OffsetDateTime;
 use tokio_postgres::NoTls;
@@ -280,11 +288,10 @@ impl Store for PostgresStore {
     async fn adjust_stock(
         &self,
         id: i64,
-        delta: i64,
-        reason: &str,
+        adjustment: &Adjustment,
         at: OffsetDateTime,
     ) -> Result<Product> {
-        retrying(|| self.adjust_stock_once(id, delta, reason, at)).await
+        retrying(|| self.adjust_stock_once(id, adjustment, at)).await
     }
 
     async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>> {
@@ -311,11 +318,10 @@ impl Store for PostgresStore {
     async fn change_status(
         &self,
         order_id: i64,
-        transition: Transition,
-        source: &ChangeSource,
+        change: &StatusChange,
         at: OffsetDateTime,
     ) -> Result<Order> {
-        retrying(|| self.change_status_once(order_id, transition, source, at)).await
+        retrying(|| self.change_status_once(order_id, change, at)).await
     }
 
     async fn order_history(&self, order_id: i64) -> Result<Vec<OrderEvent>> {
@@ -324,11 +330,12 @@ impl Store for PostgresStore {
 
     async fn expire_orders(
         &self,
+        change: &StatusChange,
         created_before: OffsetDateTime,
         at: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<Order>> {
-        retrying(|| self.expire_orders_once(created_before, at, limit)).await
+        retrying(|| self.expire_orders_once(change, created_before, at, limit)).await
     }
 
     async fn event_processed(&self, id: &EventId) -> Result<bool> {
@@ -338,7 +345,7 @@ impl Store for PostgresStore {
     async fn apply_event(
         &self,
         event: &EventRecord,
-        effect: EventEffect,
+        effect: &EventEffect,
         at: OffsetDateTime,
     ) -> Result<Option<Order>> {
         retrying(|| self.apply_event_once(event, effect, at)).await

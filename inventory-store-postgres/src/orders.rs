@@ -2,22 +2,25 @@
 //! events and the expiry).
 
 use deadpool_postgres::{GenericClient, Transaction};
+use inventory_core::idempotency::{IdempotencyKey, Idempotent};
 use inventory_core::{
-    ChangeSource, Error, IdempotencyKey, Idempotent, NewOrder, Order, OrderEvent, OrderFilter,
-    Page, Transition,
+    ChangeSource, Error, MovementKind, NewOrder, Order, OrderEvent, OrderFilter, OrderStatus, Page,
+    StatusChange, Stock, StockDelta,
 };
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
-use crate::error::OpResult;
+use crate::error::{OpResult, corrupt};
 use crate::idempotency;
 use crate::products::limit_skip;
 use crate::rows::{self, ORDER_COLUMNS, event_columns, order_columns};
 
-/// Places an order in one statement: takes the stock only `WHERE stock >= quantity`, inserts
-/// the order from what that UPDATE returned, with the price as it was at that moment, and from
-/// the inserted order its `order_placed` ledger row and its first history row.
+/// Places an order in one statement: takes the stock only `WHERE stock >= quantity` (the guard
+/// of [`NewOrder::take_from`]), inserts the order in status `$4` from what that UPDATE returned,
+/// with the price as it was at that moment, and from the inserted order its ledger row (delta
+/// `$7`, kind `$5`) and its first history row (source `$6`). `total_cents` is the product the
+/// column's CHECK requires, which is [`inventory_core::Money::times`].
 ///
 /// No read-then-write race: under READ COMMITTED, an UPDATE that meets a row changed by a
 /// concurrent transaction waits for it, then re-checks its WHERE on the newest version, so two
@@ -32,16 +35,16 @@ const PLACE_SQL: &str = concat!(
          INSERT INTO orders \
              (product_id, quantity, status, unit_price_cents, total_cents, created_at, \
               updated_at) \
-         SELECT id, $2, 'PENDING', price_cents, price_cents * $2, $3, $3 FROM taken \
+         SELECT id, $2, $4::text, price_cents, price_cents * $2, $3, $3 FROM taken \
          RETURNING ",
     order_columns!(),
     "), \
      ledger AS (\
          INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
-         SELECT product_id, -quantity, 'order_placed', 'order_placed', id, $3 FROM placed), \
+         SELECT product_id, $7::bigint, $5::text, $5::text, id, $3 FROM placed), \
      history AS (\
          INSERT INTO order_events (order_id, from_status, to_status, source, created_at) \
-         SELECT id, NULL, 'PENDING', 'api', $3 FROM placed) \
+         SELECT id, NULL, $4::text, $6::text, $3 FROM placed) \
      SELECT * FROM placed"
 );
 
@@ -81,27 +84,14 @@ fn list_query<'a>(
 }
 
 /// The compare-and-set: changes the status only if it is still `$2`, with its history row
-/// (source `$5`, event id `$6`) written from the row it changed: none when the CAS lost.
+/// (source `$5`, event id `$6`), and, when the restock kind `$7` is not NULL, the order's units
+/// back to stock with their ledger row of that kind, all written from the row it changed (none
+/// when the CAS lost), in one statement (so one atomic step). The order row is locked first (by
+/// `moved`), the product row second (the join needs `moved`'s output before it can update
+/// anything): the same order every operation that locks both uses, so they cannot deadlock each
+/// other. `restored`, `ledger` and `history` run to completion although nothing reads them
+/// (PostgreSQL always completes data-modifying CTEs).
 const CAS_SQL: &str = concat!(
-    "WITH moved AS (\
-         UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2 \
-         RETURNING ",
-    order_columns!(),
-    "), \
-     history AS (\
-         INSERT INTO order_events \
-             (order_id, from_status, to_status, source, event_id, created_at) \
-         SELECT id, $2::text, $3::text, $5::text, $6::text, $4 FROM moved) \
-     SELECT * FROM moved"
-);
-
-/// The compare-and-set that also returns the order's units to stock with their ledger row (kind
-/// `$7`), and writes the history row, in one statement (so one atomic step). The order row is
-/// locked first (by `moved`), the product row second (the join needs `moved`'s output before it
-/// can update anything): the same order every operation that locks both uses, so they cannot
-/// deadlock each other. `restored`, `ledger` and `history` run to completion although nothing
-/// reads them (PostgreSQL always completes data-modifying CTEs).
-const CAS_RESTORE_SQL: &str = concat!(
     "WITH moved AS (\
          UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2 \
          RETURNING ",
@@ -109,10 +99,11 @@ const CAS_RESTORE_SQL: &str = concat!(
     "), \
      restored AS (\
          UPDATE products SET stock = products.stock + moved.quantity, updated_at = $4 \
-         FROM moved WHERE products.id = moved.product_id), \
+         FROM moved WHERE products.id = moved.product_id AND $7::text IS NOT NULL), \
      ledger AS (\
          INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
-         SELECT product_id, quantity, $7::text, $7::text, id, $4 FROM moved), \
+         SELECT product_id, quantity, $7::text, $7::text, id, $4 FROM moved \
+         WHERE $7::text IS NOT NULL), \
      history AS (\
          INSERT INTO order_events \
              (order_id, from_status, to_status, source, event_id, created_at) \
@@ -140,7 +131,19 @@ impl PostgresStore {
         key: Option<&IdempotencyKey>,
     ) -> OpResult<Idempotent<Order>> {
         let mut client = self.client().await?;
-        let params: [&(dyn ToSql + Sync); 3] = [&o.product_id, &o.quantity.get(), &at];
+        let pending = OrderStatus::Pending.as_str();
+        let placed = MovementKind::OrderPlaced.as_str();
+        let api = ChangeSource::Api.kind();
+        let taken = StockDelta::taking(o.quantity()).get();
+        let params: PlaceParams<'_> = [
+            &o.product_id(),
+            &o.quantity().get(),
+            &at,
+            &pending,
+            &placed,
+            &api,
+            &taken,
+        ];
         let Some(key) = key else {
             // One round trip when the stock suffices, the common case.
             let stmt = client.prepare_cached(PLACE_SQL).await?;
@@ -163,7 +166,7 @@ impl PostgresStore {
             Some(row) => rows::order(&row)?,
             None => place_under_lock(&tx, o, &params).await?,
         };
-        idempotency::complete(&tx, key, &idempotency::body(&order)?).await?;
+        idempotency::complete(&tx, key, &order).await?;
         tx.commit().await?;
         Ok(Idempotent::Created(order))
     }
@@ -199,12 +202,11 @@ impl PostgresStore {
     pub(crate) async fn change_status_once(
         &self,
         id: i64,
-        t: Transition,
-        source: &ChangeSource,
+        change: &StatusChange,
         at: OffsetDateTime,
     ) -> OpResult<Order> {
         let client = self.client().await?;
-        change_status_on(&client, id, t, source, at).await
+        change_status_on(&client, id, change, at).await
     }
 
     pub(crate) async fn order_history_once(&self, order_id: i64) -> OpResult<Vec<OrderEvent>> {
@@ -225,48 +227,45 @@ impl PostgresStore {
     }
 }
 
+/// The parameters of [`PLACE_SQL`].
+type PlaceParams<'a> = [&'a (dyn ToSql + Sync); 7];
+
 /// The slow path of placing an order, in `tx`: the fast statement was refused (or not tried).
-/// Tells why from the newest stock rather than from a statement's snapshot (under contention
-/// that snapshot can show units that a concurrent order took meanwhile): locks the product row,
-/// decides on what the lock shows, and if a concurrent change has freed enough units since,
-/// places the order under that lock.
+/// Asks core why ([`NewOrder::take_from`]) on the newest stock rather than on a statement's
+/// snapshot (under contention that snapshot can show units that a concurrent order took
+/// meanwhile): locks the product row, decides on what the lock shows, and if a concurrent change
+/// has freed enough units since, places the order under that lock.
 async fn place_under_lock(
     tx: &Transaction<'_>,
     o: NewOrder,
-    params: &[&(dyn ToSql + Sync); 3],
+    params: &PlaceParams<'_>,
 ) -> OpResult<Order> {
     let lock = tx.prepare_cached(LOCK_STOCK_SQL).await?;
-    let Some(row) = tx.query_opt(&lock, &[&o.product_id]).await? else {
-        return Err(Error::ProductNotFound { id: o.product_id }.into());
+    let id = o.product_id();
+    let Some(row) = tx.query_opt(&lock, &[&id]).await? else {
+        return Err(Error::ProductNotFound { id }.into());
     };
-    let available: i64 = row.try_get("stock")?;
-    if available < o.quantity.get() {
-        return Err(Error::InsufficientStock {
-            product_id: o.product_id,
-            requested: o.quantity.get(),
-            available,
-        }
-        .into());
-    }
+    let available = Stock::new(row.try_get("stock")?)
+        .map_err(|e| corrupt(format!("product {id}: stock: {e}")))?;
+    o.take_from(available)?;
     let stmt = tx.prepare_cached(PLACE_SQL).await?;
     let row = tx.query_one(&stmt, params).await?;
     rows::order(&row)
 }
 
-/// Applies `t` to order `id` on `client` (a pooled connection, or the transaction of a webhook
-/// event): compare-and-set on the status, with its history row, and the stock restore with its
-/// ledger row, in the same statement.
+/// Applies `change` to order `id` on `client` (a pooled connection, or the transaction of a
+/// webhook event): compare-and-set on the status, with its history row, and the restock core
+/// decided with its ledger row, in the same statement.
 ///
 /// A no-op transition writes nothing and only checks the status. When the CAS matches no row the
 /// order is read again to tell "no such order" from "its status moved on".
 pub(crate) async fn change_status_on<C: GenericClient>(
     client: &C,
     id: i64,
-    t: Transition,
-    source: &ChangeSource,
+    change: &StatusChange,
     at: OffsetDateTime,
 ) -> OpResult<Order> {
-    let (from, to) = (t.from().as_str(), t.to().as_str());
+    let t = change.transition();
     if t.is_noop() {
         let stmt = client.prepare_cached(SELECT_SQL).await?;
         let Some(row) = client.query_opt(&stmt, &[&id]).await? else {
@@ -274,52 +273,25 @@ pub(crate) async fn change_status_on<C: GenericClient>(
         };
         let order = rows::order(&row)?;
         if order.status != t.from() {
-            return Err(conflict(id, t, order.status));
+            return Err(change.conflict(id, order.status).into());
         }
         return Ok(order);
     }
-    let (kind, event_id) = (source.kind(), source.event_id());
-    let row = if t.restores_stock() {
-        let ledger_kind = restore_kind(source).as_str();
-        let stmt = client.prepare_cached(CAS_RESTORE_SQL).await?;
-        let params: [&(dyn ToSql + Sync); 7] =
-            [&id, &from, &to, &at, &kind, &event_id, &ledger_kind];
-        client.query_opt(&stmt, &params).await?
-    } else {
-        let stmt = client.prepare_cached(CAS_SQL).await?;
-        let params: [&(dyn ToSql + Sync); 6] = [&id, &from, &to, &at, &kind, &event_id];
-        client.query_opt(&stmt, &params).await?
-    };
-    if let Some(row) = row {
+    let (from, to) = (t.from().as_str(), t.to().as_str());
+    let (source, event_id) = (change.source().kind(), change.source().event_id());
+    let restock = change.restock().map(MovementKind::as_str);
+    let stmt = client.prepare_cached(CAS_SQL).await?;
+    let params: [&(dyn ToSql + Sync); 7] = [&id, &from, &to, &at, &source, &event_id, &restock];
+    if let Some(row) = client.query_opt(&stmt, &params).await? {
         return rows::order(&row);
     }
     let stmt = client.prepare_cached(STATUS_SQL).await?;
     let Some(row) = client.query_opt(&stmt, &[&id]).await? else {
         return Err(Error::OrderNotFound { id }.into());
     };
-    let text: &str = row.try_get("status")?;
-    let current = rows::status(text)
-        .map_err(|e| crate::error::corrupt(format!("order {id}: status: {e}")))?;
+    let current = rows::status(row.try_get("status")?)
+        .map_err(|e| corrupt(format!("order {id}: status: {e}")))?;
     // Statuses only move forward, so a refused CAS cannot find the order back in `from`; were it
     // so, the caller re-plans on StatusConflict like after any lost race.
-    Err(conflict(id, t, current))
-}
-
-/// The ledger kind of units returned by a cancellation from `source`.
-fn restore_kind(source: &ChangeSource) -> inventory_core::MovementKind {
-    match source {
-        ChangeSource::Expiry => inventory_core::MovementKind::Expired,
-        ChangeSource::Api | ChangeSource::Webhook { .. } => {
-            inventory_core::MovementKind::OrderCanceled
-        }
-    }
-}
-
-fn conflict(id: i64, t: Transition, current: inventory_core::OrderStatus) -> crate::error::OpError {
-    Error::StatusConflict {
-        id,
-        expected: t.from(),
-        current,
-    }
-    .into()
+    Err(change.conflict(id, current).into())
 }

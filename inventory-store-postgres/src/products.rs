@@ -4,22 +4,24 @@
 //! transaction each.
 
 use deadpool_postgres::GenericClient;
+use inventory_core::idempotency::{IdempotencyKey, Idempotent};
 use inventory_core::{
-    Error, IdempotencyKey, Idempotent, MAX_STOCK, NewProduct, Page, Product, ProductPatch,
-    StockMovement,
+    Adjustment, Error, MAX_STOCK, MovementKind, NewProduct, Page, Product, ProductPatch, Stock,
+    StockDelta, StockMovement,
 };
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 
 use crate::PostgresStore;
-use crate::error::{OpError, OpResult, is_foreign_key_violation, violates};
+use crate::error::{OpError, OpResult, corrupt, is_foreign_key_violation, violates};
 use crate::idempotency;
 use crate::rows::{self, movement_columns, product_columns};
 
 /// The UNIQUE constraint on `products.sku`, named in the migration.
 const SKU_CONSTRAINT: &str = "products_sku_key";
 
-/// The product and its `initial` ledger row (even for a stock of 0), in one statement.
+/// The product and its ledger row (delta `$6`, kind `$7`, even for a stock of 0), in one
+/// statement.
 const INSERT_SQL: &str = concat!(
     "WITH created AS (\
          INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) \
@@ -28,7 +30,7 @@ const INSERT_SQL: &str = concat!(
     "), \
      ledger AS (\
          INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
-         SELECT id, stock, 'initial', 'initial', $5 FROM created) \
+         SELECT id, $6::bigint, $7::text, $7::text, $5 FROM created) \
      SELECT * FROM created"
 );
 
@@ -51,8 +53,9 @@ const LIST_AFTER_SQL: &str = concat!(
     " FROM products WHERE id > $3 ORDER BY id LIMIT $1 OFFSET $2"
 );
 
-/// A partial update in one statement: a NULL parameter keeps the column. A changed stock writes
-/// a `set` ledger row with the difference.
+/// A partial update in one statement: a NULL parameter keeps the column (what
+/// [`ProductPatch::apply_to`] does, applied under the row lock). A changed stock writes a ledger
+/// row of kind `$7` with the difference.
 ///
 /// `old` locks the row and reads its newest stock (under READ COMMITTED, a locking read waits
 /// for a concurrent writer, then returns the version it committed), and nothing can change it
@@ -69,7 +72,7 @@ const UPDATE_SQL: &str = concat!(
          RETURNING products.id, sku, name, price_cents, products.stock, old.stock AS old_stock), \
      ledger AS (\
          INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
-         SELECT id, stock - old_stock, 'set', 'set', $6 FROM updated \
+         SELECT id, stock - old_stock, $7::text, $7::text, $6 FROM updated \
          WHERE stock <> old_stock) \
      SELECT ",
     product_columns!(),
@@ -93,10 +96,11 @@ const DELETE_SQL: &str = "\
     SELECT (SELECT has_orders FROM target) AS has_orders, \
            EXISTS (SELECT 1 FROM gone) AS deleted";
 
-/// Adds `$2` to the stock when the result stays within `0 ..= $4`, with its `adjustment` ledger
-/// row carrying the reason `$5`, in one conditional statement. Written as bounds on `$2` so that
-/// no sum can overflow a BIGINT. Under concurrent writers the WHERE is re-checked on the newest
-/// row version before updating, so it never goes below zero. No UPDATE row, no ledger row.
+/// Adds `$2` to the stock when the result stays within `0 ..= $4` ([`MAX_STOCK`]: the bounds
+/// of [`Adjustment::apply_to`], as a SQL guard), with its ledger row of kind `$6` carrying the
+/// reason `$5`, in one conditional statement. Written as bounds on `$2` so that no sum can
+/// overflow a BIGINT. Under concurrent writers the WHERE is re-checked on the newest row version
+/// before updating, so it never goes below zero. No UPDATE row, no ledger row.
 const ADJUST_SQL: &str = concat!(
     "WITH adjusted AS (\
          UPDATE products SET stock = stock + $2, updated_at = $3 \
@@ -105,7 +109,7 @@ const ADJUST_SQL: &str = concat!(
     "), \
      ledger AS (\
          INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
-         SELECT id, $2, 'adjustment', $5, $3 FROM adjusted) \
+         SELECT id, $2, $6::text, $5, $3 FROM adjusted) \
      SELECT * FROM adjusted"
 );
 
@@ -148,7 +152,7 @@ impl PostgresStore {
             return Ok(Idempotent::Replayed(stored));
         }
         let product = insert_product(&tx, p, at).await?;
-        idempotency::complete(&tx, key, &idempotency::body(&product)?).await?;
+        idempotency::complete(&tx, key, &product).await?;
         tx.commit().await?;
         Ok(Idempotent::Created(product))
     }
@@ -189,16 +193,18 @@ impl PostgresStore {
         }
         let client = self.client().await?;
         let stmt = client.prepare_cached(UPDATE_SQL).await?;
-        let sku = patch.sku.as_ref().map(|s| s.as_str());
-        let name = patch.name.as_ref().map(|n| n.as_str());
-        let price = patch.price.map(|p| p.cents());
+        let sku = patch.sku().map(|s| s.as_str());
+        let name = patch.name().map(|n| n.as_str());
+        let price = patch.price().map(|p| p.cents());
+        let stock = patch.stock().map(Stock::get);
+        let kind = MovementKind::Set.as_str();
         let result = client
-            .query_opt(&stmt, &[&id, &sku, &name, &price, &patch.stock, &at])
+            .query_opt(&stmt, &[&id, &sku, &name, &price, &stock, &at, &kind])
             .await;
         match result {
             Ok(Some(row)) => rows::product(&row),
             Ok(None) => Err(Error::ProductNotFound { id }.into()),
-            Err(e) => match &patch.sku {
+            Err(e) => match patch.sku() {
                 Some(sku) if violates(&e, &SqlState::UNIQUE_VIOLATION, SKU_CONSTRAINT) => {
                     Err(Error::DuplicateSku { sku: sku.clone() }.into())
                 }
@@ -231,43 +237,34 @@ impl PostgresStore {
     pub(crate) async fn adjust_stock_once(
         &self,
         id: i64,
-        delta: i64,
-        reason: &str,
+        adjustment: &Adjustment,
         at: OffsetDateTime,
     ) -> OpResult<Product> {
         let mut client = self.client().await?;
         let stmt = client.prepare_cached(ADJUST_SQL).await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-            [&id, &delta, &at, &MAX_STOCK, &reason];
+        let (delta, reason) = (adjustment.delta().get(), adjustment.reason().as_str());
+        let kind = MovementKind::Adjustment.as_str();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+            [&id, &delta, &at, &MAX_STOCK, &reason, &kind];
         if let Some(row) = client.query_opt(&stmt, &params).await? {
             return rows::product(&row);
         }
-        // Refused (or no such product). Say why from the newest stock, not the snapshot's:
-        // lock the row, so what is reported is what the decision was made on; if a concurrent
-        // change has made the adjustment valid meanwhile, apply it under that lock.
+        // Refused (or no such product). Ask core why, on the newest stock rather than the
+        // snapshot's: lock the row, so what is reported is what the decision was made on; if a
+        // concurrent change has made the adjustment valid meanwhile, apply it under that lock.
         let tx = client.transaction().await?;
         let lock = tx.prepare_cached(LOCK_STOCK_SQL).await?;
         let Some(row) = tx.query_opt(&lock, &[&id]).await? else {
             return Err(Error::ProductNotFound { id }.into());
         };
-        let available: i64 = row.try_get("stock")?;
-        match available.checked_add(delta) {
-            Some(n) if (0..=MAX_STOCK).contains(&n) => {
-                let row = tx.query_one(&stmt, &params).await?;
-                let product = rows::product(&row)?;
-                tx.commit().await?;
-                Ok(product)
-            }
-            Some(n) if n < 0 => Err(Error::InsufficientStock {
-                product_id: id,
-                requested: delta.saturating_neg(),
-                available,
-            }
-            .into()),
-            // Above the maximum: the one answer every store gives.
-            _ => Err(Error::stock_above_maximum().into()),
-        }
-        // On the error arms the transaction is dropped, which rolls it back.
+        let current = Stock::new(row.try_get("stock")?)
+            .map_err(|e| corrupt(format!("product {id}: stock: {e}")))?;
+        // On a refusal the transaction is dropped, which rolls it back.
+        adjustment.apply_to(id, current)?;
+        let row = tx.query_one(&stmt, &params).await?;
+        let product = rows::product(&row)?;
+        tx.commit().await?;
+        Ok(product)
     }
 
     pub(crate) async fn list_movements_once(
@@ -311,21 +308,28 @@ async fn insert_product<C: GenericClient>(
     at: OffsetDateTime,
 ) -> OpResult<Product> {
     let stmt = client.prepare_cached(INSERT_SQL).await?;
+    let initial = StockDelta::initial(p.stock()).get();
+    let kind = MovementKind::Initial.as_str();
     let row = client
         .query_one(
             &stmt,
             &[
-                &p.sku.as_str(),
-                &p.name.as_str(),
-                &p.price.cents(),
-                &p.stock,
+                &p.sku().as_str(),
+                &p.name().as_str(),
+                &p.price().cents(),
+                &p.stock().get(),
                 &at,
+                &initial,
+                &kind,
             ],
         )
         .await
         .map_err(|e| -> OpError {
             if violates(&e, &SqlState::UNIQUE_VIOLATION, SKU_CONSTRAINT) {
-                Error::DuplicateSku { sku: p.sku.clone() }.into()
+                Error::DuplicateSku {
+                    sku: p.sku().clone(),
+                }
+                .into()
             } else {
                 e.into()
             }

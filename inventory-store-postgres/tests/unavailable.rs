@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{TestDb, fresh_store, test_options};
-use inventory_core::testing::{StoreExt, new_product, t0};
+use inventory_core::testing::{StoreExt, adjustment, new_product, t0};
 use inventory_core::{Error, Store};
 use inventory_store_postgres::{PostgresOptions, PostgresStore};
 
@@ -87,7 +87,10 @@ async fn exhausted_pool_is_unavailable_after_the_wait_timeout() {
         .expect("lock");
     let blocked = {
         let store = store.clone();
-        tokio::spawn(async move { store.adjust_stock(p.id, 1, "restock", t0()).await })
+        tokio::spawn(async move {
+            let restock = adjustment(1, "restock");
+            store.adjust_stock(p.id, &restock, t0()).await
+        })
     };
     // Wait, polling with a deadline, until the adjustment is queued behind that lock: it then
     // holds the pool's only connection.

@@ -66,7 +66,7 @@ use schema::Target;
 ///     .place_order(NewOrder::from_json(&serde_json::json!(
 ///         {"product_id": widget.id, "quantity": 3}))?)
 ///     .await?;
-/// assert_eq!(order.total, 3 * 4999);
+/// assert_eq!(order.total.cents(), 3 * 4999);
 /// store.close().await?;
 ///
 /// // Acknowledged means on disk: a new process sees it.

@@ -2,11 +2,14 @@
 //! queued to the writer (writes) or the readers (reads).
 
 use async_trait::async_trait;
+use inventory_core::idempotency::{IdempotencyKey, Idempotent, restore, snapshot};
+use inventory_core::store::{EventEffect, EventRecord};
+use inventory_core::webhook::EventId;
 use inventory_core::{
-    ChangeSource, EventEffect, EventId, EventRecord, IdempotencyKey, Idempotent, NewOrder,
-    NewProduct, Order, OrderEvent, OrderFilter, Page, Product, ProductPatch, Result, StockMovement,
-    Store, Transition,
+    Adjustment, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page, Product, ProductPatch,
+    Result, StatusChange, StockMovement, Store,
 };
+use rusqlite::Connection;
 use time::OffsetDateTime;
 
 use crate::SqliteStore;
@@ -24,13 +27,8 @@ impl Store for SqliteStore {
         let key = key.cloned();
         // The key's lookup, the create and the key's record are one command: one savepoint.
         self.write(move |c| {
-            sql::idempotent(
-                c,
-                key.as_ref(),
-                at,
-                |c| sql::create_product(c, &product, at),
-                serde_json::to_vec::<Product>,
-            )
+            let create = |c: &Connection| sql::create_product(c, product, at);
+            sql::idempotent(c, key.as_ref(), at, create, snapshot, restore)
         })
         .await
     }
@@ -65,13 +63,12 @@ impl Store for SqliteStore {
     async fn adjust_stock(
         &self,
         id: i64,
-        delta: i64,
-        reason: &str,
+        adjustment: &Adjustment,
         at: OffsetDateTime,
     ) -> Result<Product> {
         let at = to_db_time(at)?;
-        let reason = reason.to_owned();
-        self.write(move |c| sql::adjust_stock(c, id, delta, &reason, at))
+        let adjustment = adjustment.clone();
+        self.write(move |c| sql::adjust_stock(c, id, &adjustment, at))
             .await
     }
 
@@ -89,13 +86,8 @@ impl Store for SqliteStore {
         let at = to_db_time(at)?;
         let key = key.cloned();
         self.write(move |c| {
-            sql::idempotent(
-                c,
-                key.as_ref(),
-                at,
-                |c| sql::place_order(c, &order, at),
-                serde_json::to_vec::<Order>,
-            )
+            let place = |c: &Connection| sql::place_order(c, &order, at);
+            sql::idempotent(c, key.as_ref(), at, place, snapshot, restore)
         })
         .await
     }
@@ -111,15 +103,14 @@ impl Store for SqliteStore {
     async fn change_status(
         &self,
         order_id: i64,
-        transition: Transition,
-        source: &ChangeSource,
+        change: &StatusChange,
         at: OffsetDateTime,
     ) -> Result<Order> {
         let at = to_db_time(at)?;
-        let source = source.clone();
+        let change = change.clone();
         // Through the writer even when a no-op: the check must see the latest committed state,
         // and it is answered in the same order as the writes around it.
-        self.write(move |c| sql::change_status(c, order_id, transition, &source, at))
+        self.write(move |c| sql::change_status(c, order_id, &change, at))
             .await
     }
 
@@ -129,12 +120,14 @@ impl Store for SqliteStore {
 
     async fn expire_orders(
         &self,
+        change: &StatusChange,
         created_before: OffsetDateTime,
         at: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<Order>> {
         let (created_before, at) = (to_db_time(created_before)?, to_db_time(at)?);
-        self.write(move |c| sql::expire_orders(c, created_before, at, limit))
+        let change = change.clone();
+        self.write(move |c| sql::expire_orders(c, &change, created_before, at, limit))
             .await
     }
 
@@ -146,12 +139,12 @@ impl Store for SqliteStore {
     async fn apply_event(
         &self,
         event: &EventRecord,
-        effect: EventEffect,
+        effect: &EventEffect,
         at: OffsetDateTime,
     ) -> Result<Option<Order>> {
         let at = to_db_time(at)?;
-        let event = event.clone();
-        self.write(move |c| sql::apply_event(c, &event, effect, at))
+        let (event, effect) = (event.clone(), effect.clone());
+        self.write(move |c| sql::apply_event(c, &event, &effect, at))
             .await
     }
 

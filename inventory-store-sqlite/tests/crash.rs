@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use inventory_core::testing::concurrency::assert_invariant;
 use inventory_core::testing::{StoreExt, new_order, new_product, t0};
-use inventory_core::{ChangeSource, Error, Inventory, OrderStatus, Store};
+use inventory_core::{ChangeSource, Error, Inventory, OrderStatus, StatusChange, Store};
 use inventory_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 /// Set in the child's environment: the database to write to.
@@ -190,8 +190,9 @@ async fn place_orders(store: SqliteStore, client: usize) {
             let cancel = OrderStatus::Pending
                 .transition_to(OrderStatus::Canceled)
                 .expect("allowed");
+            let cancel = StatusChange::new(cancel, ChangeSource::Api);
             store
-                .change_status(order.id, cancel, &ChangeSource::Api, t0())
+                .change_status(order.id, &cancel, t0())
                 .await
                 .expect("cancel");
             acknowledge(&format!("CANCELED {}", order.id));

@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use inventory_core::testing::{StoreExt, new_order, new_product};
+use inventory_core::testing::{StoreExt, adjustment, new_order, new_product};
 use inventory_core::{
-    ChangeSource, Inventory, MovementKind, OrderStatus, Page, Store, time::macros::datetime,
+    ChangeSource, Inventory, MovementKind, OrderStatus, Page, StatusChange, Store,
+    time::macros::datetime,
 };
 use inventory_store_sqlite::{SqliteStore, latest_schema_version};
 
@@ -73,7 +74,7 @@ async fn a_v1_database_is_upgraded_with_a_consistent_ledger_and_history() {
     let ledger = store.list_movements(1, Page::default()).await.expect("A");
     let rows: Vec<_> = ledger
         .iter()
-        .map(|m| (m.kind, m.delta, m.order_id, m.reason.as_str()))
+        .map(|m| (m.kind, m.delta.get(), m.order_id, m.reason.as_str()))
         .collect();
     use MovementKind::*;
     assert_eq!(
@@ -100,7 +101,9 @@ async fn a_v1_database_is_upgraded_with_a_consistent_ledger_and_history() {
     // C has no orders: its ledger is its stock.
     let c = store.list_movements(3, Page::default()).await.expect("C");
     assert_eq!(
-        c.iter().map(|m| (m.kind, m.delta)).collect::<Vec<_>>(),
+        c.iter()
+            .map(|m| (m.kind, m.delta.get()))
+            .collect::<Vec<_>>(),
         vec![(Initial, 5)]
     );
 
@@ -119,12 +122,13 @@ async fn a_v1_database_is_upgraded_with_a_consistent_ledger_and_history() {
     let cancel = OrderStatus::Pending
         .transition_to(OrderStatus::Canceled)
         .expect("allowed");
+    let cancel = StatusChange::new(cancel, ChangeSource::Api);
     store
-        .change_status(1, cancel, &ChangeSource::Api, o.created_at)
+        .change_status(1, &cancel, o.created_at)
         .await
         .expect("cancel a V1 order");
     store
-        .adjust_stock(2, 3, "found", o.created_at)
+        .adjust_stock(2, &adjustment(3, "found"), o.created_at)
         .await
         .expect("adjust");
     let p = store
@@ -176,7 +180,7 @@ async fn an_empty_v1_database_is_upgraded_too() {
     let kinds: Vec<_> = ledger
         .expect("ledger")
         .iter()
-        .map(|m| (m.kind, m.delta))
+        .map(|m| (m.kind, m.delta.get()))
         .collect();
     assert_eq!(kinds, vec![(MovementKind::Initial, 0)]);
 }

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
+use inventory_core::clock::to_micros;
+use inventory_core::idempotency::Idempotent;
 use inventory_core::testing::{StoreExt, new_order, new_product};
-use inventory_core::{
-    Error, Idempotent, NewOrder, Order, OrderFilter, OrderStatus, Page, Store, to_micros,
-};
+use inventory_core::{Error, NewOrder, Order, OrderFilter, OrderStatus, Page, Store};
 use inventory_store_sqlite::{SqliteError, SqliteOptions, SqliteStore, latest_schema_version};
 
 fn files_in(dir: &Path) -> Vec<String> {

@@ -1,10 +1,12 @@
 //! Single-client cases: every trait operation and every error it can answer.
 
 use super::webhooks::event;
-use super::{StoreExt, new_order, new_product, t0};
+use super::{StoreExt, adjustment, by_event, new_order, new_product, stock, t0};
+use crate::StatusChange;
+use crate::store::EventEffect;
 use crate::{
-    ChangeSource, Error, EventEffect, Money, OrderFilter, OrderStatus, Page, ProductName,
-    ProductPatch, Sku, Store,
+    ChangeSource, Error, Money, OrderFilter, OrderStatus, Page, ProductName, ProductPatch, Sku,
+    Store,
 };
 
 fn page(skip: u64, limit: u32) -> Page {
@@ -23,11 +25,9 @@ pub async fn product_crud<S: Store + Clone>(store: S) {
     assert_eq!(created.stock, 50);
     assert_eq!(store.get_product(created.id).await.expect("get"), created);
 
-    let patch = ProductPatch {
-        name: Some(ProductName::parse("Renamed").expect("valid")),
-        price: Some(Money::from_cents(1).expect("valid")),
-        ..ProductPatch::default()
-    };
+    let patch = ProductPatch::new()
+        .with_name(ProductName::parse("Renamed").expect("valid"))
+        .with_price(Money::from_cents(1).expect("valid"));
     let updated = store
         .update_product(created.id, patch, t0())
         .await
@@ -35,22 +35,20 @@ pub async fn product_crud<S: Store + Clone>(store: S) {
     assert_eq!(updated.name.as_str(), "Renamed");
     assert_eq!(updated.price.cents(), 1);
     assert_eq!(
-        (updated.sku.as_str(), updated.stock),
+        (updated.sku.as_str(), updated.stock.get()),
         ("CRUD-1", 50),
         "untouched fields kept"
     );
     assert_eq!(store.get_product(created.id).await.expect("get"), updated);
 
-    let patch = ProductPatch {
-        sku: Some(Sku::parse("CRUD-2").expect("valid")),
-        stock: Some(7),
-        ..ProductPatch::default()
-    };
+    let patch = ProductPatch::new()
+        .with_sku(Sku::parse("CRUD-2").expect("valid"))
+        .with_stock(stock(7));
     let updated = store
         .update_product(created.id, patch, t0())
         .await
         .expect("update");
-    assert_eq!((updated.sku.as_str(), updated.stock), ("CRUD-2", 7));
+    assert_eq!((updated.sku.as_str(), updated.stock.get()), ("CRUD-2", 7));
 
     store.delete_product(created.id).await.expect("delete");
     assert!(matches!(
@@ -120,11 +118,9 @@ pub async fn duplicate_sku_is_refused<S: Store + Clone>(store: S) {
         Err(Error::DuplicateSku { sku }) => assert_eq!(sku.as_str(), "DUP-A"),
         other => panic!("expected DuplicateSku, got {other:?}"),
     }
-    let patch = ProductPatch {
-        sku: Some(Sku::parse("DUP-A").expect("valid")),
-        stock: Some(99),
-        ..ProductPatch::default()
-    };
+    let patch = ProductPatch::new()
+        .with_sku(Sku::parse("DUP-A").expect("valid"))
+        .with_stock(stock(99));
     assert!(matches!(
         store.update_product(b.id, patch, t0()).await,
         Err(Error::DuplicateSku { .. })
@@ -135,10 +131,7 @@ pub async fn duplicate_sku_is_refused<S: Store + Clone>(store: S) {
         "refused update changed stock"
     );
     // Keeping one's own SKU is not a conflict.
-    let same = ProductPatch {
-        sku: Some(a.sku.clone()),
-        ..ProductPatch::default()
-    };
+    let same = ProductPatch::new().with_sku(a.sku.clone());
     assert_eq!(
         store
             .update_product(a.id, same, t0())
@@ -165,14 +158,11 @@ pub async fn missing_rows_are_not_found<S: Store + Clone>(store: S) {
         .update_product(999, ProductPatch::default(), t0())
         .await
         .map(drop)));
-    let patch = ProductPatch {
-        stock: Some(1),
-        ..ProductPatch::default()
-    };
+    let patch = ProductPatch::new().with_stock(stock(1));
     assert!(nf(&store.update_product(999, patch, t0()).await.map(drop)));
     assert!(nf(&store.delete_product(999).await));
     assert!(nf(&store
-        .adjust_stock(999, 1, "test", t0())
+        .adjust_stock(999, &adjustment(1, "test"), t0())
         .await
         .map(drop)));
     assert!(nf(&store.order(new_order(999, 1)).await.map(drop)));
@@ -182,16 +172,16 @@ pub async fn missing_rows_are_not_found<S: Store + Clone>(store: S) {
         .transition_to(OrderStatus::Paid)
         .expect("allowed");
     assert!(onf(&store
-        .change_status(999, t, &ChangeSource::Api, t0())
+        .change_status(999, &StatusChange::new(t, ChangeSource::Api), t0())
         .await
         .map(drop)));
     let record = event("nf-1", Some(999));
     let effect = EventEffect::ChangeStatus {
         order_id: 999,
-        transition: t,
+        change: by_event(&record, t),
     };
     assert!(onf(&store
-        .apply_event(&record, effect, t0())
+        .apply_event(&record, &effect, t0())
         .await
         .map(drop)));
     assert!(
@@ -211,7 +201,7 @@ pub async fn product_with_orders_cannot_be_deleted<S: Store + Clone>(store: S) {
         .transition_to(OrderStatus::Canceled)
         .expect("allowed");
     store
-        .change_status(o.id, cancel, &ChangeSource::Api, t0())
+        .change_status(o.id, &StatusChange::new(cancel, ChangeSource::Api), t0())
         .await
         .expect("cancel");
     assert!(
@@ -235,27 +225,27 @@ pub async fn place_order_takes_stock_and_snapshots_price<S: Store + Clone>(store
         (o.product_id, o.quantity.get(), o.status),
         (p.id, 3, OrderStatus::Pending)
     );
-    assert_eq!((o.unit_price.cents(), o.total), (4999, 14997));
+    assert_eq!((o.unit_price.cents(), o.total.cents()), (4999, 14997));
     assert_eq!((o.created_at, o.updated_at), (t0(), t0()));
     assert_eq!(store.get_product(p.id).await.expect("get").stock, 47);
     assert_eq!(store.get_order(o.id).await.expect("get"), o);
 
-    let patch = ProductPatch {
-        price: Some(Money::from_cents(1).expect("valid")),
-        ..Default::default()
-    };
+    let patch = ProductPatch::new().with_price(Money::from_cents(1).expect("valid"));
     store
         .update_product(p.id, patch, t0())
         .await
         .expect("reprice");
     let again = store.get_order(o.id).await.expect("get");
-    assert_eq!((again.unit_price.cents(), again.total), (4999, 14997));
+    assert_eq!(
+        (again.unit_price.cents(), again.total.cents()),
+        (4999, 14997)
+    );
     let second = store
         .order(new_order(p.id, 47))
         .await
         .expect("all the rest");
     assert!(second.id > o.id);
-    assert_eq!((second.unit_price.cents(), second.total), (1, 47));
+    assert_eq!((second.unit_price.cents(), second.total.cents()), (1, 47));
     assert_eq!(store.get_product(p.id).await.expect("get").stock, 0);
 }
 
@@ -271,7 +261,10 @@ pub async fn insufficient_stock_changes_nothing<S: Store + Clone>(store: S) {
             requested,
             available,
         }) => {
-            assert_eq!((product_id, requested, available), (p.id, 10, 5));
+            assert_eq!(
+                (product_id, requested.get(), available.get()),
+                (p.id, 10, 5)
+            );
         }
         other => panic!("expected InsufficientStock, got {other:?}"),
     }
@@ -291,7 +284,7 @@ pub async fn adjust_stock_never_below_zero<S: Store + Clone>(store: S) {
         .expect("create");
     assert_eq!(
         store
-            .adjust_stock(p.id, 10, "test", t0())
+            .adjust_stock(p.id, &adjustment(10, "test"), t0())
             .await
             .expect("add")
             .stock,
@@ -299,18 +292,21 @@ pub async fn adjust_stock_never_below_zero<S: Store + Clone>(store: S) {
     );
     assert_eq!(
         store
-            .adjust_stock(p.id, -15, "test", t0())
+            .adjust_stock(p.id, &adjustment(-15, "test"), t0())
             .await
             .expect("remove")
             .stock,
         0
     );
-    match store.adjust_stock(p.id, -1, "test", t0()).await {
+    match store
+        .adjust_stock(p.id, &adjustment(-1, "test"), t0())
+        .await
+    {
         Err(Error::InsufficientStock {
-            requested: 1,
-            available: 0,
+            requested,
+            available,
             ..
-        }) => {}
+        }) if requested == 1 && available == 0 => {}
         other => panic!("expected InsufficientStock, got {other:?}"),
     }
     assert_eq!(store.get_product(p.id).await.expect("get").stock, 0);
@@ -328,7 +324,7 @@ pub async fn status_changes_are_compare_and_set<S: Store + Clone>(store: S) {
         .expect("allowed");
     let later = t0() + time::Duration::minutes(5);
     let paid = store
-        .change_status(o.id, pay, &ChangeSource::Api, later)
+        .change_status(o.id, &StatusChange::new(pay, ChangeSource::Api), later)
         .await
         .expect("pay");
     assert_eq!(
@@ -340,7 +336,11 @@ pub async fn status_changes_are_compare_and_set<S: Store + Clone>(store: S) {
         .transition_to(OrderStatus::Canceled)
         .expect("allowed");
     match store
-        .change_status(o.id, cancel_stale, &ChangeSource::Api, t0())
+        .change_status(
+            o.id,
+            &StatusChange::new(cancel_stale, ChangeSource::Api),
+            t0(),
+        )
         .await
     {
         Err(Error::StatusConflict {
@@ -366,7 +366,7 @@ pub async fn status_changes_are_compare_and_set<S: Store + Clone>(store: S) {
         .expect("no-op");
     assert_eq!(
         store
-            .change_status(o.id, noop, &ChangeSource::Api, t0())
+            .change_status(o.id, &StatusChange::new(noop, ChangeSource::Api), t0())
             .await
             .expect("noop")
             .updated_at,
@@ -377,7 +377,11 @@ pub async fn status_changes_are_compare_and_set<S: Store + Clone>(store: S) {
         .expect("no-op");
     assert!(matches!(
         store
-            .change_status(o.id, wrong_noop, &ChangeSource::Api, t0())
+            .change_status(
+                o.id,
+                &StatusChange::new(wrong_noop, ChangeSource::Api),
+                t0()
+            )
             .await,
         Err(Error::StatusConflict { .. })
     ));
@@ -386,7 +390,7 @@ pub async fn status_changes_are_compare_and_set<S: Store + Clone>(store: S) {
         .expect("allowed");
     assert_eq!(
         store
-            .change_status(o.id, ship, &ChangeSource::Api, t0())
+            .change_status(o.id, &StatusChange::new(ship, ChangeSource::Api), t0())
             .await
             .expect("ship")
             .status,
@@ -406,31 +410,55 @@ pub async fn cancel_restores_stock_only_before_shipping<S: Store + Clone>(store:
     let paid = store.order(new_order(p.id, 2)).await.expect("order");
     let shipped = store.order(new_order(p.id, 3)).await.expect("order");
     store
-        .change_status(paid.id, t(Pending, Paid), &ChangeSource::Api, t0())
+        .change_status(
+            paid.id,
+            &StatusChange::new(t(Pending, Paid), ChangeSource::Api),
+            t0(),
+        )
         .await
         .expect("pay");
     store
-        .change_status(shipped.id, t(Pending, Paid), &ChangeSource::Api, t0())
+        .change_status(
+            shipped.id,
+            &StatusChange::new(t(Pending, Paid), ChangeSource::Api),
+            t0(),
+        )
         .await
         .expect("pay");
     store
-        .change_status(shipped.id, t(Paid, Shipped), &ChangeSource::Api, t0())
+        .change_status(
+            shipped.id,
+            &StatusChange::new(t(Paid, Shipped), ChangeSource::Api),
+            t0(),
+        )
         .await
         .expect("ship");
     assert_eq!(store.get_product(p.id).await.expect("get").stock, 4);
     store
-        .change_status(pending.id, t(Pending, Canceled), &ChangeSource::Api, t0())
+        .change_status(
+            pending.id,
+            &StatusChange::new(t(Pending, Canceled), ChangeSource::Api),
+            t0(),
+        )
         .await
         .expect("cancel");
     assert_eq!(store.get_product(p.id).await.expect("get").stock, 5);
     store
-        .change_status(paid.id, t(Paid, Canceled), &ChangeSource::Api, t0())
+        .change_status(
+            paid.id,
+            &StatusChange::new(t(Paid, Canceled), ChangeSource::Api),
+            t0(),
+        )
         .await
         .expect("cancel");
     assert_eq!(store.get_product(p.id).await.expect("get").stock, 7);
     // Canceled again through a no-op: nothing more comes back.
     store
-        .change_status(paid.id, t(Canceled, Canceled), &ChangeSource::Api, t0())
+        .change_status(
+            paid.id,
+            &StatusChange::new(t(Canceled, Canceled), ChangeSource::Api),
+            t0(),
+        )
         .await
         .expect("noop");
     assert_eq!(store.get_product(p.id).await.expect("get").stock, 7);
@@ -459,7 +487,7 @@ pub async fn list_orders_filters_and_pages<S: Store + Clone>(store: S) {
         let o = store.order(new_order(product, 1)).await.expect("order");
         if i % 3 == 0 {
             store
-                .change_status(o.id, pay, &ChangeSource::Api, t0())
+                .change_status(o.id, &StatusChange::new(pay, ChangeSource::Api), t0())
                 .await
                 .expect("pay");
         }

@@ -12,21 +12,42 @@
 //!
 //! `fresh_store` returns a new, empty store and a guard that is dropped when the test ends (a
 //! temporary directory, a database to drop). The macro expands to one `#[tokio::test]` per case
-//! of [`conformance`] and [`concurrency`], and to the property tests of [`model`]; the test crate
+//! of [`conformance`], [`decisions`] and [`concurrency`], and to the property tests of [`model`]; the test crate
 //! needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
 
 pub mod concurrency;
 pub mod conformance;
+pub mod decisions;
 pub mod model;
 pub mod records;
 pub mod webhooks;
 
 use time::OffsetDateTime;
 
+use crate::idempotency::Idempotent;
+use crate::webhook::HeaderLookup;
 use crate::{
-    Error, Idempotent, Money, NewOrder, NewProduct, Order, Product, ProductName, Quantity, Sku,
-    Store,
+    Error, Money, NewOrder, NewProduct, Order, Product, ProductName, Quantity, Sku, Stock, Store,
 };
+
+/// The headers of the hex scheme, for the suite's webhook calls.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct WebhookHeaders<'a> {
+    /// `X-Webhook-Signature`.
+    pub(crate) signature: Option<&'a str>,
+    /// `X-Event-Id`.
+    pub(crate) event_id: Option<&'a str>,
+}
+
+impl HeaderLookup for WebhookHeaders<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        match name {
+            "x-webhook-signature" => self.signature,
+            "x-event-id" => self.event_id,
+            _ => None,
+        }
+    }
+}
 
 #[doc(hidden)]
 pub use proptest as __proptest;
@@ -38,20 +59,42 @@ pub fn t0() -> OffsetDateTime {
 
 /// A valid product to create. Panics on invalid arguments (test helper).
 pub fn new_product(sku: &str, price_cents: i64, stock: i64) -> NewProduct {
-    NewProduct {
-        sku: Sku::parse(sku).expect("valid test SKU"),
-        name: ProductName::parse(&format!("Product {sku}")).expect("valid test name"),
-        price: Money::from_cents(price_cents).expect("valid test price"),
-        stock,
-    }
+    NewProduct::new(
+        Sku::parse(sku).expect("valid test SKU"),
+        ProductName::parse(&format!("Product {sku}")).expect("valid test name"),
+        Money::from_cents(price_cents).expect("valid test price"),
+        Stock::new(stock).expect("valid test stock"),
+    )
 }
 
 /// An order for `quantity` units of `product_id`.
 pub fn new_order(product_id: i64, quantity: i64) -> NewOrder {
-    NewOrder {
+    NewOrder::new(
         product_id,
-        quantity: Quantity::new(quantity).expect("valid test quantity"),
-    }
+        Quantity::new(quantity).expect("valid test quantity"),
+    )
+}
+
+/// A valid adjustment. Panics on invalid arguments (test helper).
+pub fn adjustment(delta: i64, reason: &str) -> crate::Adjustment {
+    crate::Adjustment::new(
+        crate::StockDelta::new(delta).expect("valid test delta"),
+        crate::Reason::parse(reason).expect("valid test reason"),
+    )
+    .expect("non-zero test delta")
+}
+
+/// The change an event `record` makes: `t`, with the webhook as its source.
+pub fn by_event(record: &crate::store::EventRecord, t: crate::Transition) -> crate::StatusChange {
+    let source = crate::ChangeSource::Webhook {
+        event_id: record.id.as_str().to_owned(),
+    };
+    crate::StatusChange::new(t, source)
+}
+
+/// A stock level. Panics on invalid arguments (test helper).
+pub fn stock(n: i64) -> Stock {
+    Stock::new(n).expect("valid test stock")
 }
 
 /// Shorthands for the suite: creates without a key, at [`t0`].
@@ -104,6 +147,10 @@ macro_rules! store_conformance_tests {
             webhook_event_applies_once,
             failed_webhook_event_leaves_no_trace,
             webhook_through_inventory,
+        );
+        $crate::__store_case_tests!($fresh; decisions;
+            same_operations_write_the_same_records,
+            refusals_are_the_same_typed_errors,
         );
         $crate::__store_case_tests!($fresh; records;
             ledger_records_every_stock_change,

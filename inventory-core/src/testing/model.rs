@@ -8,10 +8,12 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use super::{concurrency::assert_invariant, new_order, new_product, t0};
+use super::WebhookHeaders;
+use super::{adjustment, concurrency::assert_invariant, new_order, new_product, t0};
+use crate::clock::ManualClock;
+use crate::webhook::WebhookVerifier;
 use crate::{
-    Error, Inventory, ManualClock, OrderFilter, OrderStatus, Page, ProductPatch, Store,
-    WebhookHeaders, WebhookOutcome, WebhookVerifier,
+    Error, Inventory, OrderFilter, OrderStatus, Page, ProductPatch, Store, WebhookOutcome,
 };
 
 const SECRET: &[u8] = b"model-secret";
@@ -115,7 +117,11 @@ fn status() -> impl Strategy<Value = OrderStatus> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         1 => (1i64..10_000, 0i64..20).prop_map(|(price_cents, stock)| Op::CreateProduct { price_cents, stock }),
-        1 => (0usize..4, -10i64..10).prop_map(|(product, delta)| Op::Adjust { product, delta }),
+        1 => (0usize..4, -10i64..10).prop_map(|(product, delta)| Op::Adjust {
+            product,
+            // An adjustment of 0 cannot be built: `Adjustment::new` refuses it.
+            delta: if delta == 0 { 1 } else { delta },
+        }),
         1 => (0usize..4, 0i64..30).prop_map(|(product, stock)| Op::SetStock { product, stock }),
         4 => (0usize..4, 1i64..8).prop_map(|(product, quantity)| Op::PlaceOrder { product, quantity }),
         2 => (0usize..12, status()).prop_map(|(order, status)| Op::SetStatus { order, status }),
@@ -212,10 +218,7 @@ async fn run_sequence<S: Store + Clone>(store: S, ops: Vec<Op>) -> Result<(), Te
                 (outcome(&r), Outcome::Ok)
             }
             Op::Adjust { product, delta } if product < m.products.len() => {
-                let adj = crate::Adjustment {
-                    delta,
-                    reason: "model".into(),
-                };
+                let adj = adjustment(delta, "model");
                 let r = inv.adjust_stock(m.products[product].id, &adj).await;
                 let want = if m.stock(product) + delta >= 0 {
                     Outcome::Ok
@@ -228,10 +231,7 @@ async fn run_sequence<S: Store + Clone>(store: S, ops: Vec<Op>) -> Result<(), Te
                 (outcome(&r), want)
             }
             Op::SetStock { product, stock } if product < m.products.len() => {
-                let patch = ProductPatch {
-                    stock: Some(stock),
-                    ..ProductPatch::default()
-                };
+                let patch = ProductPatch::new().with_stock(super::stock(stock));
                 let r = inv.update_product(m.products[product].id, patch).await;
                 let current = m.stock(product);
                 m.products[product].base += stock - current;
@@ -247,7 +247,7 @@ async fn run_sequence<S: Store + Clone>(store: S, ops: Vec<Op>) -> Result<(), Te
                     Outcome::Err("insufficient")
                 };
                 if let Ok(o) = &r {
-                    prop_assert_eq!(o.total, m.products[product].price * quantity);
+                    prop_assert_eq!(o.total.cents(), m.products[product].price * quantity);
                     m.orders.push(ModelOrder {
                         id: o.id,
                         product,
@@ -446,10 +446,7 @@ async fn run_clients<S: Store + Clone>(store: S, clients: Vec<Vec<Op>>) {
                 match op {
                     Op::Adjust { product, delta } => {
                         let i = product % 3;
-                        let adj = crate::Adjustment {
-                            delta,
-                            reason: "client".into(),
-                        };
+                        let adj = adjustment(delta, "client");
                         if inv.adjust_stock(products[i], &adj).await.is_ok() {
                             adjustments.lock().expect("lock")[i] += delta;
                         }
@@ -470,7 +467,7 @@ async fn run_clients<S: Store + Clone>(store: S, clients: Vec<Vec<Op>>) {
                         let Ok(o) = inv.get_order(id).await else {
                             continue;
                         };
-                        let body = pay_body(id, o.total);
+                        let body = pay_body(id, o.total.cents());
                         let sig = signer.sign(body.as_bytes());
                         let event_id = format!("c-{event}");
                         let h = WebhookHeaders {

@@ -1,16 +1,18 @@
 //! Webhook events in the store: recorded with their effect, applied once, and the whole
 //! webhook path of `Inventory` in the contract's order of checks.
 
-use super::{StoreExt, new_order, new_product, t0};
-use crate::{
-    Error, EventEffect, EventId, EventRecord, Inventory, ManualClock, OrderStatus, Store,
-    WebhookHeaders, WebhookOutcome, WebhookVerifier,
-};
+use super::WebhookHeaders;
+use super::{StoreExt, by_event, new_order, new_product, t0};
+use crate::clock::ManualClock;
+use crate::store::{EventEffect, EventRecord};
+use crate::webhook::EventId;
+use crate::webhook::WebhookVerifier;
+use crate::{Error, Inventory, OrderStatus, Store, WebhookOutcome};
 
 pub(super) fn event(id: &str, order_id: Option<i64>) -> EventRecord {
     EventRecord {
         id: EventId::parse(id).expect("valid id"),
-        kind: crate::PAYMENT_SUCCEEDED.into(),
+        kind: crate::webhook::PAYMENT_SUCCEEDED.into(),
         order_id,
     }
 }
@@ -29,10 +31,10 @@ pub async fn webhook_event_applies_once<S: Store + Clone>(store: S) {
     assert!(!store.event_processed(&record.id).await.expect("read"));
     let effect = EventEffect::ChangeStatus {
         order_id: o.id,
-        transition: pay,
+        change: by_event(&record, pay),
     };
     let after = store
-        .apply_event(&record, effect, t0())
+        .apply_event(&record, &effect, t0())
         .await
         .expect("apply");
     assert_eq!(after.map(|o| o.status), Some(OrderStatus::Paid));
@@ -42,16 +44,16 @@ pub async fn webhook_event_applies_once<S: Store + Clone>(store: S) {
         .expect("noop");
     let again = EventEffect::ChangeStatus {
         order_id: o.id,
-        transition: noop,
+        change: by_event(&record, noop),
     };
     assert!(matches!(
-        store.apply_event(&record, again, t0()).await,
+        store.apply_event(&record, &again, t0()).await,
         Err(Error::EventAlreadyProcessed { event_id }) if event_id == "evt-once"
     ));
     let ignored = event("evt-ignored", None);
     assert_eq!(
         store
-            .apply_event(&ignored, EventEffect::RecordOnly, t0())
+            .apply_event(&ignored, &EventEffect::RecordOnly, t0())
             .await
             .expect("record"),
         None
@@ -59,7 +61,7 @@ pub async fn webhook_event_applies_once<S: Store + Clone>(store: S) {
     assert!(store.event_processed(&ignored.id).await.expect("read"));
     assert!(matches!(
         store
-            .apply_event(&ignored, EventEffect::RecordOnly, t0())
+            .apply_event(&ignored, &EventEffect::RecordOnly, t0())
             .await,
         Err(Error::EventAlreadyProcessed { .. })
     ));
@@ -78,10 +80,10 @@ pub async fn failed_webhook_event_leaves_no_trace<S: Store + Clone>(store: S) {
         .expect("allowed");
     let effect = EventEffect::ChangeStatus {
         order_id: o.id,
-        transition: stale,
+        change: by_event(&record, stale),
     };
     assert!(matches!(
-        store.apply_event(&record, effect, t0()).await,
+        store.apply_event(&record, &effect, t0()).await,
         Err(Error::StatusConflict { .. })
     ));
     assert!(
@@ -97,10 +99,10 @@ pub async fn failed_webhook_event_leaves_no_trace<S: Store + Clone>(store: S) {
         .expect("allowed");
     let effect = EventEffect::ChangeStatus {
         order_id: o.id,
-        transition: pay,
+        change: by_event(&record, pay),
     };
     store
-        .apply_event(&record, effect, t0())
+        .apply_event(&record, &effect, t0())
         .await
         .expect("retry succeeds");
     assert_eq!(

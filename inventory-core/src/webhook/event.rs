@@ -4,7 +4,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::validation::{self, BodyReader, FieldError, ValidationErrors};
+use crate::money::Amount;
+use crate::text::{TextError, TextRule};
+use crate::validation::{self, BodyReader, FieldError, Problem, ValidationErrors};
 
 /// The longest event id accepted from a sender.
 pub const MAX_EVENT_ID_LEN: usize = 255;
@@ -28,26 +30,23 @@ impl EventId {
         EventId(::hex::encode(Sha256::digest(body)))
     }
 
-    /// The id in header `name`; a malformed one is a validation error located at that header.
+    /// The id in header `name`; a malformed one is [`Error::InvalidHeader`] naming it.
     pub(crate) fn from_header(name: &str, value: &str) -> Result<EventId, Error> {
-        EventId::parse(value).map_err(|msg| {
-            Error::Validation(ValidationErrors::single(FieldError::new(
-                ["header", name],
-                msg,
-                "value_error",
-            )))
+        EventId::parse(value).map_err(|problem| Error::InvalidHeader {
+            header: name.to_owned(),
+            problem,
         })
     }
 
-    /// Checks an event id's text.
-    pub fn parse(s: &str) -> Result<EventId, String> {
-        if s.is_empty() || s.len() > MAX_EVENT_ID_LEN {
-            return Err(format!("must be 1 to {MAX_EVENT_ID_LEN} characters"));
-        }
-        if !s.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err("must be visible ASCII characters".into());
-        }
-        Ok(EventId(s.to_owned()))
+    const RULE: TextRule = TextRule {
+        max: MAX_EVENT_ID_LEN,
+        whitespace: false,
+        ascii: true,
+    };
+
+    /// Checks an event id's text: 1–255 visible ASCII characters.
+    pub fn parse(s: &str) -> Result<EventId, TextError> {
+        Self::RULE.owned(s).map(EventId)
     }
 
     /// The id's text.
@@ -66,66 +65,51 @@ pub struct PaymentEvent {
     pub event: String,
     /// The order concerned (required for `payment.succeeded`).
     pub order_id: Option<i64>,
-    /// The amount paid in cents, when sent; it must equal the order's total.
-    pub amount_cents: Option<i64>,
+    /// The amount paid, when sent; it must equal the order's total.
+    pub amount: Option<Amount>,
     /// The currency, when sent.
     pub currency: Option<String>,
 }
+
+/// The rule of a webhook's `event` type.
+const EVENT_RULE: TextRule = TextRule {
+    max: 100,
+    whitespace: true,
+    ascii: false,
+};
+
+/// The rule of a webhook's `currency`.
+const CURRENCY_RULE: TextRule = TextRule {
+    max: 10,
+    whitespace: false,
+    ascii: false,
+};
 
 impl PaymentEvent {
     /// Parses the raw body; invalid JSON and invalid fields are validation errors.
     pub fn parse(body: &[u8]) -> Result<PaymentEvent, ValidationErrors> {
         let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ValidationErrors::single(FieldError::new(
-                ["body"],
-                format!("JSON decode error: {e}"),
-                "json_invalid",
-            ))
+            ValidationErrors::single(FieldError::new(Vec::new(), Problem::NotJson(e.to_string())))
         })?;
         let mut r = BodyReader::new(&value);
-        let event = r.required("event", |v| {
-            let s = validation::string(v)?;
-            if s.is_empty() || s.len() > 100 {
-                return Err((
-                    "String should have 1 to 100 characters".into(),
-                    "string_too_long",
-                ));
-            }
-            Ok(s.to_owned())
-        });
+        let event = r.required("event", |v| Ok(EVENT_RULE.owned(validation::string(v)?)?));
         let order_id = if event.as_deref() == Some(PAYMENT_SUCCEEDED) {
             r.required("order_id", crate::order::id_field)
         } else {
             r.optional("order_id", crate::order::id_field)
         };
-        let amount_cents = r.optional("amount", |v| {
-            let text = validation::number_text(v)?;
-            let cents =
-                crate::money::parse_cents(&text).map_err(|e| (e.to_string(), "decimal_parsing"))?;
-            if cents < 0 {
-                return Err((
-                    "Input should be greater than or equal to 0".into(),
-                    "greater_than_equal",
-                ));
-            }
-            Ok(cents)
+        let amount = r.optional("amount", |v| {
+            Ok(validation::number_text(v)?.parse::<Amount>()?)
         });
         let currency = r.optional("currency", |v| {
-            let s = validation::string(v)?;
-            if s.is_empty() || s.len() > 10 {
-                return Err((
-                    "String should have 1 to 10 characters".into(),
-                    "string_too_long",
-                ));
-            }
-            Ok(s.to_owned())
+            Ok(CURRENCY_RULE.owned(validation::string(v)?)?)
         });
         r.finish(&[], true)?;
-        let event = event.ok_or_else(crate::product::internal_inconsistency)?;
+        let event = event.ok_or_else(validation::internal_inconsistency)?;
         Ok(PaymentEvent {
             event,
             order_id,
-            amount_cents,
+            amount,
             currency,
         })
     }
@@ -157,7 +141,7 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(e.order_id, Some(7));
-        assert_eq!(e.amount_cents, Some(10010));
+        assert_eq!(e.amount.map(Amount::cents), Some(10010));
         assert!(PaymentEvent::parse(br#"{"event":"payment.succeeded"}"#).is_err());
         assert!(PaymentEvent::parse(br#"{"event":"refund.created"}"#).is_ok());
         assert!(PaymentEvent::parse(b"not json").is_err());

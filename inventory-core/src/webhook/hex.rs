@@ -1,6 +1,7 @@
 //! The `hex` scheme: `X-Webhook-Signature: [sha256=]<hex HMAC-SHA256 of the raw body>`, the
 //! scheme of the original service and of GitHub. No timestamp: replays are caught by event id.
 
+#[cfg(test)]
 use hmac::Mac;
 
 use super::{Key, MAC_LEN, matches_any};
@@ -12,22 +13,27 @@ pub(super) const SIGNATURE_HEADER: &str = "x-webhook-signature";
 /// Checks `X-Webhook-Signature`: hex HMAC-SHA256 of the raw body, optional `sha256=` prefix,
 /// compared in constant time.
 ///
-/// This is the single-secret `hex` scheme; [`SchemeVerifier`](super::SchemeVerifier) runs it
-/// (and the `stripe` and `standard` schemes) with several secrets for key rotation.
+/// The single-secret `hex` scheme, for this crate's tests and conformance suite; the public
+/// API is [`SchemeVerifier`](super::SchemeVerifier), which runs it (and the `stripe` and
+/// `standard` schemes) with several secrets for key rotation.
 ///
 /// ```
-/// use inventory_core::WebhookVerifier;
+/// use inventory_core::webhook::{SchemeVerifier, WebhookScheme};
 /// // GitHub's published example.
-/// let v = WebhookVerifier::new(b"It's a Secret to Everybody");
+/// let v = SchemeVerifier::new(WebhookScheme::Hex, &["It's a Secret to Everybody"])?;
 /// let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
-/// assert!(v.verify(Some(sig), b"Hello, World!").is_ok());
-/// assert!(v.verify(Some(sig), b"Hello, World?").is_err());
+/// let headers = [("x-webhook-signature", sig)];
+/// assert!(v.verify(&headers, b"Hello, World!", 0).is_ok());
+/// assert!(v.verify(&headers, b"Hello, World?", 0).is_err());
+/// # Ok::<_, inventory_core::webhook::WebhookConfigError>(())
 /// ```
 #[derive(Clone)]
-pub struct WebhookVerifier {
+#[cfg(any(test, feature = "testing"))]
+pub(crate) struct WebhookVerifier {
     key: Key,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl std::fmt::Debug for WebhookVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secret.
@@ -35,16 +41,17 @@ impl std::fmt::Debug for WebhookVerifier {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl WebhookVerifier {
     /// A verifier for `secret` (any length; HMAC accepts every key).
-    pub fn new(secret: &[u8]) -> Self {
+    pub(crate) fn new(secret: &[u8]) -> Self {
         WebhookVerifier {
             key: Key::new(secret),
         }
     }
 
     /// The hex signature a sender computes for `body` (for clients and tests).
-    pub fn sign(&self, body: &[u8]) -> String {
+    pub(crate) fn sign(&self, body: &[u8]) -> String {
         sign(&self.key, body)
     }
 
@@ -52,7 +59,8 @@ impl WebhookVerifier {
     ///
     /// A missing header, a non-hex or wrong-length value, and a wrong signature are all
     /// [`Error::InvalidSignature`]; the comparison takes the same time wherever bytes differ.
-    pub fn verify(&self, header: Option<&str>, body: &[u8]) -> Result<(), Error> {
+    #[cfg(test)]
+    pub(crate) fn verify(&self, header: Option<&str>, body: &[u8]) -> Result<(), Error> {
         let expected = decode(header.ok_or(Error::InvalidSignature)?)?;
         let mut mac = self.key.keyed();
         mac.update(body);

@@ -29,7 +29,8 @@ use subtle::{Choice, ConstantTimeEq};
 use crate::error::Error;
 
 pub use event::{EventId, MAX_EVENT_ID_LEN, PAYMENT_SUCCEEDED, PaymentEvent};
-pub use hex::WebhookVerifier;
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use hex::WebhookVerifier;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -107,7 +108,7 @@ fn check_timestamp(timestamp: i64, now: i64) -> Result<(), Error> {
 /// `standard`; `hex` by default).
 ///
 /// ```
-/// use inventory_core::WebhookScheme;
+/// use inventory_core::webhook::WebhookScheme;
 /// assert_eq!("stripe".parse::<WebhookScheme>().unwrap(), WebhookScheme::Stripe);
 /// assert!("sha1".parse::<WebhookScheme>().is_err());
 /// ```
@@ -256,7 +257,7 @@ fn sender_event_id(headers: &dyn HeaderLookup) -> Result<Option<EventId>, Error>
 /// signatures are refused.
 ///
 /// ```
-/// use inventory_core::{SchemeVerifier, WebhookScheme};
+/// use inventory_core::webhook::{SchemeVerifier, WebhookScheme};
 /// // The Standard Webhooks specification's test vector.
 /// let v = SchemeVerifier::new(
 ///     WebhookScheme::Standard,
@@ -334,7 +335,7 @@ impl SchemeVerifier {
     ///
     /// Every signature or timestamp failure, including a missing header, is
     /// [`Error::InvalidSignature`]; an event id that is signed but malformed is
-    /// [`Error::Validation`].
+    /// [`Error::InvalidHeader`].
     pub fn verify(
         &self,
         headers: &dyn HeaderLookup,
@@ -512,7 +513,7 @@ mod tests {
             headers.push(("x-event-id", "has space".into()));
             assert!(matches!(
                 v.verify(&headers, body, 0),
-                Err(Error::Validation(_))
+                Err(Error::InvalidHeader { .. })
             ));
             // With a bad signature the signature is reported first.
             assert!(matches!(

@@ -250,8 +250,8 @@ mod tests {
         let id = "msg with spaces";
         let headers = v.sign(Some(id), T, BODY);
         match v.verify(&headers, BODY, T) {
-            Err(Error::Validation(e)) => {
-                assert_eq!(e.errors().len(), 1);
+            Err(Error::InvalidHeader { header, .. }) => {
+                assert_eq!(header, ID_HEADER);
             }
             other => panic!("expected a validation error, got {other:?}"),
         }

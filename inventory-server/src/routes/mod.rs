@@ -9,6 +9,7 @@ mod orders;
 mod products;
 mod webhooks;
 
+use inventory_core::idempotency::Idempotent;
 use warp::http::Method;
 use warp::reply::Response;
 
@@ -100,26 +101,18 @@ fn next_link(path: &str, params: &[(&str, String)], last_id: i64, limit: u32) ->
     format!("<{path}?{}>; rel=\"next\"", q.finish())
 }
 
-/// The answer to an idempotent create: 201 with the new row, or the stored answer replayed
-/// with `Idempotent-Replayed: true`.
-fn created<T: serde::Serialize>(result: inventory_core::Idempotent<T>) -> Response {
-    use warp::http::{HeaderValue, StatusCode, header};
-    match result {
-        inventory_core::Idempotent::Created(value) => {
-            crate::error::json_response(StatusCode::CREATED, &value)
-        }
-        inventory_core::Idempotent::Replayed(stored) => {
-            let mut r = Response::new(stored.body.into());
-            *r.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CREATED);
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            r.headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            r
-        }
+/// The answer to an idempotent create: 201 with the row. A replay answers the row created
+/// then, with `Idempotent-Replayed: true`; its JSON is written the same way, so the bytes are
+/// the first answer's.
+fn created<T: serde::Serialize>(result: Idempotent<T>) -> Response {
+    use warp::http::{HeaderValue, StatusCode};
+    let replayed = result.is_replay();
+    let mut r = crate::error::json_response(StatusCode::CREATED, &result.into_inner());
+    if replayed {
+        r.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
+    r
 }
 
 /// Reads `skip`, `limit` and `after` into a page.

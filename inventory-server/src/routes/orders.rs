@@ -1,8 +1,7 @@
 //! `/orders` handlers.
 
-use inventory_core::{
-    Error, Idempotent, NewOrder, OrderFilter, OrderStatus, status_update_from_json,
-};
+use inventory_core::idempotency::Idempotent;
+use inventory_core::{Error, NewOrder, OrderFilter, OrderStatus, status_update_from_json};
 use warp::http::StatusCode;
 use warp::reply::Response;
 

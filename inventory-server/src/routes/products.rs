@@ -1,6 +1,7 @@
 //! `/products` handlers: translate HTTP to `Inventory` calls and back.
 
-use inventory_core::{Adjustment, Idempotent, NewProduct, ProductPatch};
+use inventory_core::idempotency::Idempotent;
+use inventory_core::{Adjustment, NewProduct, ProductPatch};
 use warp::http::StatusCode;
 use warp::reply::Response;
 

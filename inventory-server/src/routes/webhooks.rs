@@ -1,6 +1,7 @@
 //! `POST /webhooks/payment`.
 
-use inventory_core::{HeaderLookup, WebhookOutcome};
+use inventory_core::WebhookOutcome;
+use inventory_core::webhook::HeaderLookup;
 use serde_json::json;
 use warp::http::StatusCode;
 use warp::reply::Response;

@@ -28,7 +28,7 @@ impl Lcg {
 /// the contract allows for the operation (no 5xx).
 async fn varied_history(
     app: &TestApp,
-    clock: &inventory_core::ManualClock,
+    clock: &inventory_core::clock::ManualClock,
     steps: usize,
 ) -> Vec<i64> {
     let mut rng = Lcg(0x5eed);

@@ -3,7 +3,7 @@
 //! expired", event id not recorded), and its history says `expiry` — independently of the
 //! background sweeper, whose timing these tests never depend on.
 
-use inventory_core::ManualClock;
+use inventory_core::clock::ManualClock;
 use inventory_core::time::Duration;
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::ops::Deref;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use inventory_core::WebhookVerifier;
+use inventory_core::webhook::{SchemeVerifier, WebhookScheme};
 use inventory_server::{Application, Settings};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
@@ -186,14 +186,14 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 }
 
 async fn start(settings: Settings, database: Option<TestDatabase>) -> TestApp {
-    start_with_clock(settings, database, inventory_core::SystemClock).await
+    start_with_clock(settings, database, inventory_core::clock::SystemClock).await
 }
 
 /// Starts the app on `clock` (a `ManualClock` in the expiry and idempotency tests).
 pub async fn start_with_clock(
     settings: Settings,
     database: Option<TestDatabase>,
-    clock: impl inventory_core::Clock,
+    clock: impl inventory_core::clock::Clock,
 ) -> TestApp {
     let database_url = settings.database_url.clone();
     let webhook_secret = settings.webhook_secret.clone();
@@ -432,9 +432,15 @@ impl Api {
     }
 }
 
-/// The hex HMAC-SHA256 of `body` with `secret`, as a sender computes it.
+/// The hex HMAC-SHA256 of `body` with `secret`, as a sender computes it (the core's own signer,
+/// `X-Webhook-Signature` without the optional `sha256=` prefix).
 pub fn sign(secret: &str, body: &str) -> String {
-    WebhookVerifier::new(secret.as_bytes()).sign(body.as_bytes())
+    SchemeVerifier::new(WebhookScheme::Hex, &[secret])
+        .expect("a non-empty secret")
+        .sign(None, 0, body.as_bytes())
+        .into_iter()
+        .find_map(|(name, value)| (name == "x-webhook-signature").then_some(value))
+        .expect("the hex scheme signs with X-Webhook-Signature")
 }
 
 /// A `payment.succeeded` body for `order_id`, without an amount.

@@ -192,7 +192,7 @@ async fn an_unnamed_webhook_event_is_recorded_by_its_body_hash(app: TestApp) {
     let order = id_of(&app.create_order(product, 1).await);
     let body = payment_body(order);
     app.signed_webhook(&body, None).await.assert_status(200);
-    let hash = inventory_core::EventId::from_body(body.as_bytes());
+    let hash = inventory_core::webhook::EventId::from_body(body.as_bytes());
     assert_eq!(
         story(order, &events(&app, order).await),
         vec![

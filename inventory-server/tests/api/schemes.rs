@@ -3,8 +3,9 @@
 //! mistakes: a timestamp outside the 300 s tolerance, an empty `v1,` signature, a rotated-out
 //! secret, the wrong scheme's header.
 
+use inventory_core::clock::{Clock, ManualClock};
 use inventory_core::time::Duration;
-use inventory_core::{ManualClock, SchemeVerifier, WebhookScheme};
+use inventory_core::webhook::{SchemeVerifier, WebhookScheme};
 use inventory_server::{Application, Settings};
 use serde_json::json;
 
@@ -43,7 +44,7 @@ fn signer(scheme: WebhookScheme, secret: &str) -> SchemeVerifier {
 }
 
 fn now(clock: &ManualClock) -> i64 {
-    inventory_core::Clock::now(clock).unix_timestamp()
+    Clock::now(clock).unix_timestamp()
 }
 
 /// Signs `body` with `secret` in `scheme` at `timestamp` and delivers it.
@@ -114,7 +115,7 @@ async fn stripe_accepts_a_valid_delivery_and_refuses_a_replay(backend: Backend) 
         other,
     );
     clock.advance(Duration::seconds(5));
-    let hash = inventory_core::EventId::from_body(body.as_bytes());
+    let hash = inventory_core::webhook::EventId::from_body(body.as_bytes());
     let reply = deliver(&app, stripe, STRIPE_NEW, None, now(&clock), &body).await;
     assert_replayed(&reply, hash.as_str());
     let events = app

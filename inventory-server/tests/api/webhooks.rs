@@ -149,7 +149,7 @@ async fn without_event_id_the_body_hash_is_the_id(app: TestApp) {
         &app.signed_webhook(&body, None).await.expect_json(200),
     );
     let reply = app.signed_webhook(&body, None).await;
-    let hash = inventory_core::EventId::from_header_or_body(None, body.as_bytes())
+    let hash = inventory_core::webhook::EventId::from_header_or_body(None, body.as_bytes())
         .expect("a body hash is always an event id");
     replayed(hash.as_str(), &reply.expect_json(400));
 

@@ -1,7 +1,8 @@
-//! Processed webhook events: recorded in the same savepoint as their effect, which the order's
-//! history attributes to the event.
+//! Processed webhook events: recorded in the same savepoint as their effect (a status change
+//! whose source, the event, core has already set).
 
-use inventory_core::{ChangeSource, Error, EventEffect, EventRecord, Order, Result};
+use inventory_core::store::{EventEffect, EventRecord};
+use inventory_core::{Order, Result};
 use rusqlite::{Connection, params};
 
 use super::change_status;
@@ -19,7 +20,7 @@ pub(crate) fn event_processed(conn: &Connection, id: &str) -> Result<bool> {
 pub(crate) fn apply_event(
     conn: &Connection,
     event: &EventRecord,
-    effect: EventEffect,
+    effect: &EventEffect,
     at: i64,
 ) -> Result<Option<Order>> {
     let inserted = conn
@@ -31,20 +32,12 @@ pub(crate) fn apply_event(
         .execute(params![event.id.as_str(), event.kind, event.order_id, at])
         .db()?;
     if inserted == 0 {
-        return Err(Error::EventAlreadyProcessed {
-            event_id: event.id.as_str().to_owned(),
-        });
+        return Err(event.already_processed());
     }
     match effect {
         EventEffect::RecordOnly => Ok(None),
-        EventEffect::ChangeStatus {
-            order_id,
-            transition,
-        } => {
-            let source = ChangeSource::Webhook {
-                event_id: event.id.as_str().to_owned(),
-            };
-            change_status(conn, order_id, transition, &source, at).map(Some)
+        EventEffect::ChangeStatus { order_id, change } => {
+            change_status(conn, *order_id, change, at).map(Some)
         }
     }
 }

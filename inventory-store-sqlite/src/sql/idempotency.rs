@@ -1,37 +1,42 @@
-//! Idempotency keys: looked up, and stored with their response, in the savepoint of the create
+//! Idempotency keys: looked up, and stored with their snapshot, in the savepoint of the create
 //! they guard.
 //!
 //! The writer runs one command at a time, so of two requests with one key the second always
 //! runs after the first has stored its key, and replays it: concurrent duplicates create once.
 
-use inventory_core::{Error, IdempotencyKey, Idempotent, Result, StoredResponse};
+use inventory_core::Result;
+use inventory_core::idempotency::{IdempotencyKey, Idempotent, StoredKey, Verdict};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::to_db_time;
-use crate::error::{DbResult, corrupt};
+use super::from_db_time;
+use crate::error::DbResult;
 
-/// The status stored with a created row (what `POST` answered).
+/// The status stored with a created row: the schema requires one; core's snapshot is what a
+/// replay answers, so it is never read back.
 const CREATED: u16 = 201;
 
-/// Runs `create` at most once per key: with a current key of the same request, answers the
-/// stored response instead; with a current key of another request, refuses. `encode` gives the
-/// response body of what `create` made. The key is stored in the same savepoint as the created
-/// row, so a failed create stores nothing (the writer rolls both back).
+/// Runs `create` at most once per key, as core's [`IdempotencyKey::verdict`] says: a replay
+/// answers the stored snapshot instead, an expired key is forgotten and the create proceeds, and
+/// a refusal is returned. The key and the snapshot of what `create` made are stored in the same
+/// savepoint as the created row, so a failed create stores nothing (the writer rolls both back).
+/// `snapshot` and `restore` are core's [`idempotency::snapshot`] and [`idempotency::restore`]
+/// for `T`.
 pub(crate) fn idempotent<T>(
     conn: &Connection,
     key: Option<&IdempotencyKey>,
     at: i64,
     create: impl FnOnce(&Connection) -> Result<T>,
-    encode: impl FnOnce(&T) -> serde_json::Result<Vec<u8>>,
+    snapshot: fn(&T) -> Result<Vec<u8>>,
+    restore: fn(&[u8]) -> Result<T>,
 ) -> Result<Idempotent<T>> {
     let Some(key) = key else {
         return create(conn).map(Idempotent::Created);
     };
-    if let Some(stored) = lookup(conn, key)? {
-        return Ok(Idempotent::Replayed(stored));
+    if let Some(replay) = lookup(conn, key, restore)? {
+        return Ok(Idempotent::Replayed(replay));
     }
     let created = create(conn)?;
-    let body = encode(&created).map_err(Error::backend)?;
+    let body = snapshot(&created)?;
     conn.prepare_cached(
         "INSERT INTO idempotency_keys (scope, key, fingerprint, status, body, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -49,38 +54,41 @@ pub(crate) fn idempotent<T>(
     Ok(Idempotent::Created(created))
 }
 
-/// The stored response for `key`, `None` to proceed. A key older than its window is deleted
-/// here, so that the insert after the create does not collide with it.
-fn lookup(conn: &Connection, key: &IdempotencyKey) -> Result<Option<StoredResponse>> {
-    let row: Option<(String, i64, Vec<u8>, i64)> = conn
+/// The value to replay for `key`, `None` to proceed. An expired key is deleted here, so that the
+/// insert after the create does not collide with it.
+fn lookup<T>(
+    conn: &Connection,
+    key: &IdempotencyKey,
+    restore: fn(&[u8]) -> Result<T>,
+) -> Result<Option<T>> {
+    let row: Option<(String, Vec<u8>, i64)> = conn
         .prepare_cached(
-            "SELECT fingerprint, status, body, created_at FROM idempotency_keys
+            "SELECT fingerprint, body, created_at FROM idempotency_keys
              WHERE scope = ?1 AND key = ?2",
         )
         .db()?
         .query_row(params![key.scope(), key.key()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()
         .db()?;
-    let Some((fingerprint, status, body, created_at)) = row else {
+    let Some((fingerprint, body, created_at)) = row else {
         return Ok(None);
     };
-    if created_at < to_db_time(key.not_before())? {
-        conn.prepare_cached("DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2")
-            .db()?
-            .execute(params![key.scope(), key.key()])
-            .db()?;
-        return Ok(None);
+    let found = StoredKey {
+        fingerprint: &fingerprint,
+        created_at: from_db_time(created_at)?,
+    };
+    match key.verdict(&found)? {
+        Verdict::Replay => restore(&body).map(Some),
+        Verdict::Expired => {
+            conn.prepare_cached("DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2")
+                .db()?
+                .execute(params![key.scope(), key.key()])
+                .db()?;
+            Ok(None)
+        }
     }
-    if fingerprint != key.fingerprint() {
-        return Err(Error::IdempotencyKeyReused {
-            key: key.key().to_owned(),
-        });
-    }
-    let status = u16::try_from(status)
-        .map_err(|_| corrupt(format!("idempotency key {:?}: status {status}", key.key())))?;
-    Ok(Some(StoredResponse { status, body }))
 }
 
 /// Deletes the keys created before `created_before` (micros); returns how many.

@@ -1,6 +1,6 @@
 //! The stock ledger: one row per stock change, written by the operation that makes the change.
 
-use inventory_core::{Error, MovementKind, Page, Result, StockMovement};
+use inventory_core::{Error, MovementKind, Page, Result, StockDelta, StockMovement};
 use rusqlite::{Connection, Row, params};
 
 use super::{from_db_time, page_params, products, snapshot};
@@ -11,7 +11,7 @@ use crate::error::{DbResult, corrupt};
 pub(crate) fn record(
     conn: &Connection,
     product_id: i64,
-    delta: i64,
+    delta: StockDelta,
     kind: MovementKind,
     reason: Option<&str>,
     order_id: Option<i64>,
@@ -24,7 +24,7 @@ pub(crate) fn record(
     .db()?
     .execute(params![
         product_id,
-        delta,
+        delta.get(),
         kind.as_str(),
         reason.unwrap_or(kind.as_str()),
         order_id,
@@ -59,12 +59,15 @@ impl MovementRow {
     }
 
     fn into_movement(self) -> Result<StockMovement> {
+        let id = self.id;
         let kind = MovementKind::parse(&self.kind)
-            .ok_or_else(|| corrupt(format!("ledger row {}: kind {:?}", self.id, self.kind)))?;
+            .ok_or_else(|| corrupt(format!("ledger row {id}: kind {:?}", self.kind)))?;
+        let delta = StockDelta::new(self.delta)
+            .map_err(|e| corrupt(format!("ledger row {id}: delta {}: {e}", self.delta)))?;
         Ok(StockMovement {
-            id: self.id,
+            id,
             product_id: self.product_id,
-            delta: self.delta,
+            delta,
             kind,
             reason: self.reason,
             order_id: self.order_id,

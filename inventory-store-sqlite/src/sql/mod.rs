@@ -3,8 +3,9 @@
 //! Each function is one [`Store`](inventory_core::Store) operation. The writer runs the writing
 //! ones inside a savepoint of its batch transaction, so whatever a function does before it
 //! returns an error is undone, and every function may check, then write, without a race: the
-//! writer is the only one writing. Domain failures are answered as the core's variants, decided
-//! by queries, never by parsing a constraint's message.
+//! writer is the only one writing. Every rule is core's: a function reads what core needs (the
+//! stock, the key, the status), core decides, and the function writes what core said; a refusal
+//! is the core's own error, never a constraint's message parsed.
 
 mod events;
 mod history;

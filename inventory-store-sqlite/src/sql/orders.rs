@@ -1,13 +1,16 @@
-//! Orders: placing them (the stock check and take in one statement), moving their status, and
-//! expiring unpaid ones; each with its ledger and history rows.
+//! Orders: placing them (the take and the read of the stock in one statement, core deciding),
+//! applying core's status changes, and expiring unpaid ones; each with its ledger and history
+//! rows.
+
+use std::fmt::Display;
 
 use inventory_core::{
-    ChangeSource, Error, Money, MovementKind, NewOrder, Order, OrderFilter, OrderStatus, Page,
-    Quantity, Result, Transition,
+    Amount, ChangeSource, Error, Money, MovementKind, NewOrder, Order, OrderFilter, OrderStatus,
+    Page, Quantity, Result, StatusChange, Stock, StockDelta, UnknownStatus,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{from_db_time, history, ledger, page_params};
+use super::{from_db_time, history, ledger, page_params, products};
 use crate::error::{DbResult, corrupt};
 
 /// The columns [`OrderRow::read`] expects, in order; a macro so statements are `concat!`ed at
@@ -46,15 +49,15 @@ impl OrderRow {
 
     fn into_order(self) -> Result<Order> {
         let id = self.id;
-        let bad = |what: &str, e: String| corrupt(format!("order {id}: {what}: {e}"));
+        let bad = |what: &str, e: &dyn Display| corrupt(format!("order {id}: {what}: {e}"));
         Ok(Order {
             id,
             product_id: self.product_id,
-            quantity: Quantity::new(self.quantity).map_err(|e| bad("quantity", e))?,
+            quantity: Quantity::new(self.quantity).map_err(|e| bad("quantity", &e))?,
             status: parse_status(id, &self.status)?,
             unit_price: Money::from_cents(self.unit_price_cents)
-                .map_err(|e| bad("unit price", e.to_string()))?,
-            total: self.total_cents,
+                .map_err(|e| bad("unit price", &e))?,
+            total: Amount::from_cents(self.total_cents).map_err(|e| bad("total", &e))?,
             created_at: from_db_time(self.created_at)?,
             updated_at: from_db_time(self.updated_at)?,
         })
@@ -63,72 +66,79 @@ impl OrderRow {
 
 pub(super) fn parse_status(order_id: i64, s: &str) -> Result<OrderStatus> {
     s.parse()
-        .map_err(|e: String| corrupt(format!("order {order_id}: status: {e}")))
+        .map_err(|e: UnknownStatus| corrupt(format!("order {order_id}: status {s:?}: {e}")))
 }
 
-/// Takes the stock and inserts the order, its `order_placed` ledger row and its first history
-/// row.
+/// Takes the stock as core's [`NewOrder::take_from`] decides, and inserts the order, its
+/// `order_placed` ledger row and its first history row.
 pub(crate) fn place_order(conn: &Connection, order: &NewOrder, at: i64) -> Result<Order> {
-    let (product_id, quantity) = (order.product_id, order.quantity.get());
-    // Check and take in one statement: the stock can never be read stale and go below zero,
-    // and the CHECK (stock >= 0) stands behind it.
-    let price: Option<i64> = conn
+    let (product_id, quantity) = (order.product_id(), order.quantity());
+    // One statement takes the units and reads what was there (the hot path has no separate
+    // read). Core then decides on that stock; a refusal returns an error, and the savepoint
+    // undoes the take. OR IGNORE: when the take would break the schema's CHECK (stock >= 0),
+    // the row is left alone and nothing is returned; core is then asked about the stock as it
+    // is, below.
+    let taken: Option<(i64, i64, i64)> = conn
         .prepare_cached(
-            "UPDATE products SET stock = stock - ?1, updated_at = ?2
-             WHERE id = ?3 AND stock >= ?1 RETURNING price_cents",
+            "UPDATE OR IGNORE products SET stock = stock - ?1, updated_at = ?2 WHERE id = ?3
+             RETURNING stock + ?1, stock, price_cents",
         )
         .db()?
-        .query_row(params![quantity, at, product_id], |r| r.get(0))
+        .query_row(params![quantity.get(), at, product_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()
         .db()?;
-    let Some(price_cents) = price else {
-        // Nothing taken: tell a missing product from a short one.
-        let available: Option<i64> = conn
-            .prepare_cached("SELECT stock FROM products WHERE id = ?1")
-            .db()?
-            .query_row([product_id], |r| r.get(0))
-            .optional()
-            .db()?;
-        return Err(match available {
-            None => Error::ProductNotFound { id: product_id },
-            Some(available) => Error::InsufficientStock {
-                product_id,
-                requested: quantity,
-                available,
-            },
-        });
+    let Some((before, after, price_cents)) = taken else {
+        // Nothing taken: the product is missing (not found), or core says why it cannot serve.
+        let available = products::stock_of(conn, product_id)?;
+        order.take_from(available)?;
+        return Err(Error::backend(format!(
+            "product {product_id}: the database refused to take {quantity} of {available}, \
+             which core allows"
+        )));
     };
+    let before = Stock::new(before)
+        .map_err(|e| corrupt(format!("product {product_id}: stock {before}: {e}")))?;
+    let left = order.take_from(before)?;
+    if left != after {
+        return Err(Error::backend(format!(
+            "product {product_id}: taking {quantity} of {before} left {after}, core says {left}"
+        )));
+    }
     let unit_price = Money::from_cents(price_cents)
         .map_err(|e| corrupt(format!("product {product_id}: price: {e}")))?;
-    // Core bounds (price ≤ MAX_CENTS, quantity ≤ Quantity::MAX) keep this within i64.
-    let total = unit_price.times(order.quantity);
+    let total = unit_price.times(quantity);
+    let status = OrderStatus::Pending;
     let id: i64 = conn
         .prepare_cached(
             "INSERT INTO orders (product_id, quantity, status, unit_price_cents, total_cents,
                                  created_at, updated_at)
-             VALUES (?1, ?2, 'PENDING', ?3, ?4, ?5, ?5) RETURNING id",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
         )
         .db()?
-        .query_row(params![product_id, quantity, price_cents, total, at], |r| {
-            r.get(0)
-        })
+        .query_row(
+            params![
+                product_id,
+                quantity.get(),
+                status.as_str(),
+                price_cents,
+                total.cents(),
+                at
+            ],
+            |r| r.get(0),
+        )
         .db()?;
-    ledger::record(
-        conn,
-        product_id,
-        -quantity,
-        MovementKind::OrderPlaced,
-        None,
-        Some(id),
-        at,
-    )?;
-    history::record(conn, id, None, OrderStatus::Pending, &ChangeSource::Api, at)?;
+    let taken = StockDelta::taking(quantity);
+    let kind = MovementKind::OrderPlaced;
+    ledger::record(conn, product_id, taken, kind, None, Some(id), at)?;
+    history::record(conn, id, None, status, &ChangeSource::Api, at)?;
     let at = from_db_time(at)?;
     Ok(Order {
         id,
         product_id,
-        quantity: order.quantity,
-        status: OrderStatus::Pending,
+        quantity,
+        status,
         unit_price,
         total,
         created_at: at,
@@ -180,24 +190,20 @@ pub(crate) fn list_orders(
         .collect()
 }
 
-/// Compare-and-set on the status, with its history row and any stock restore (and its ledger
-/// row) in the same savepoint.
+/// Applies core's status change as a compare-and-set, with its history row and, when the change
+/// says so, the units back to stock (and their ledger row) in the same savepoint.
 pub(crate) fn change_status(
     conn: &Connection,
     id: i64,
-    t: Transition,
-    source: &ChangeSource,
+    change: &StatusChange,
     at: i64,
 ) -> Result<Order> {
+    let t = change.transition();
     if t.is_noop() {
         // Nothing to write; only check the order is still where the caller saw it.
         let order = get_order(conn, id)?;
         if order.status != t.from() {
-            return Err(Error::StatusConflict {
-                id,
-                expected: t.from(),
-                current: order.status,
-            });
+            return Err(change.conflict(id, order.status));
         }
         return Ok(order);
     }
@@ -223,57 +229,64 @@ pub(crate) fn change_status(
             .db()?;
         return Err(match current {
             None => Error::OrderNotFound { id },
-            Some(s) => Error::StatusConflict {
-                id,
-                expected: t.from(),
-                current: parse_status(id, &s)?,
-            },
+            Some(s) => change.conflict(id, parse_status(id, &s)?),
         });
     };
-    if t.restores_stock() {
-        let restored = conn
-            .prepare_cached("UPDATE products SET stock = stock + ?1, updated_at = ?2 WHERE id = ?3")
+    let order = row.into_order()?;
+    if let Some(kind) = change.restock() {
+        let product_id = order.product_id;
+        let back = StockDelta::returning(order.quantity);
+        // Returns the units and reads what was there in one statement; core bounds the result,
+        // and a refusal is undone by the savepoint.
+        let before: i64 = conn
+            .prepare_cached(
+                "UPDATE products SET stock = stock + ?1, updated_at = ?2 WHERE id = ?3
+                 RETURNING stock - ?1",
+            )
             .db()?
-            .execute(params![row.quantity, at, row.product_id])
-            .db()?;
-        if restored == 0 {
+            .query_row(params![back.get(), at, product_id], |r| r.get(0))
+            .optional()
+            .db()?
             // The foreign key makes this impossible; the savepoint undoes the status change.
-            return Err(Error::ProductNotFound { id: row.product_id });
-        }
-        let kind = match source {
-            ChangeSource::Expiry => MovementKind::Expired,
-            _ => MovementKind::OrderCanceled,
-        };
-        ledger::record(conn, row.product_id, row.quantity, kind, None, Some(id), at)?;
+            .ok_or(Error::ProductNotFound { id: product_id })?;
+        Stock::new(before)
+            .map_err(|e| corrupt(format!("product {product_id}: stock {before}: {e}")))?
+            .apply(back)
+            .map_err(|_| Error::StockAboveMaximum { product_id })?;
+        ledger::record(conn, product_id, back, kind, None, Some(id), at)?;
     }
-    history::record(conn, id, Some(t.from()), t.to(), source, at)?;
-    row.into_order()
+    history::record(conn, id, Some(t.from()), t.to(), change.source(), at)?;
+    Ok(order)
 }
 
-/// Cancels, as expired, up to `limit` PENDING orders created before `created_before`, oldest
-/// first (ties in id order), each exactly as [`change_status`] does. One command, so the whole
-/// sweep is one savepoint of the writer: nothing can pay an order between its selection and
-/// its cancel.
+/// Applies `change` (core's expiry) to up to `limit` orders in its `from` status created before
+/// `created_before`, oldest first (ties in id order), each exactly as [`change_status`] does.
+/// One command, so the whole sweep is one savepoint of the writer: nothing can pay an order
+/// between its selection and its change.
 pub(crate) fn expire_orders(
     conn: &Connection,
+    change: &StatusChange,
     created_before: i64,
     at: i64,
     limit: u32,
 ) -> Result<Vec<Order>> {
+    let from = change.transition().from();
     let due: Vec<i64> = {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT id FROM orders WHERE status = 'PENDING' AND created_at < ?1
-                 ORDER BY created_at, id LIMIT ?2",
+                "SELECT id FROM orders WHERE status = ?1 AND created_at < ?2
+                 ORDER BY created_at, id LIMIT ?3",
             )
             .db()?;
         let ids = stmt
-            .query_map(params![created_before, i64::from(limit)], |r| r.get(0))
+            .query_map(
+                params![from.as_str(), created_before, i64::from(limit)],
+                |r| r.get(0),
+            )
             .db()?;
         ids.collect::<rusqlite::Result<_>>().db()?
     };
-    let cancel = OrderStatus::Pending.transition_to(OrderStatus::Canceled)?;
     due.into_iter()
-        .map(|id| change_status(conn, id, cancel, &ChangeSource::Expiry, at))
+        .map(|id| change_status(conn, id, change, at))
         .collect()
 }

@@ -1,8 +1,10 @@
 //! Products.
 
+use std::fmt::Display;
+
 use inventory_core::{
-    Error, MAX_STOCK, Money, MovementKind, NewProduct, Page, Product, ProductName, ProductPatch,
-    Result, Sku,
+    Adjustment, Error, Money, MovementKind, NewProduct, Page, Product, ProductName, ProductPatch,
+    Result, Sku, Stock, StockDelta,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -39,15 +41,20 @@ impl ProductRow {
 
     fn into_product(self) -> Result<Product> {
         let id = self.id;
-        let bad = |what: &str, e: String| corrupt(format!("product {id}: {what}: {e}"));
+        let bad = |what: &str, e: &dyn Display| corrupt(format!("product {id}: {what}: {e}"));
         Ok(Product {
             id,
-            sku: Sku::parse(&self.sku).map_err(|e| bad("sku", e))?,
-            name: ProductName::parse(&self.name).map_err(|e| bad("name", e))?,
-            price: Money::from_cents(self.price_cents).map_err(|e| bad("price", e.to_string()))?,
-            stock: self.stock,
+            sku: Sku::parse(&self.sku).map_err(|e| bad("sku", &e))?,
+            name: ProductName::parse(&self.name).map_err(|e| bad("name", &e))?,
+            price: Money::from_cents(self.price_cents).map_err(|e| bad("price", &e))?,
+            stock: stock_from_db(id, self.stock)?,
         })
     }
+}
+
+/// A stored stock level, checked by the domain.
+fn stock_from_db(id: i64, stock: i64) -> Result<Stock> {
+    Stock::new(stock).map_err(|e| corrupt(format!("product {id}: stock {stock}: {e}")))
 }
 
 fn product_by_id(conn: &Connection, id: i64) -> Result<Option<Product>> {
@@ -88,9 +95,11 @@ fn sku_conflict(e: rusqlite::Error, sku: &Sku) -> Error {
 
 /// Creates the product and its `initial` ledger row (even for a stock of 0: the ledger of every
 /// product starts with it).
-pub(crate) fn create_product(conn: &Connection, p: &NewProduct, at: i64) -> Result<Product> {
-    if sku_taken(conn, &p.sku, None)? {
-        return Err(Error::DuplicateSku { sku: p.sku.clone() });
+pub(crate) fn create_product(conn: &Connection, p: NewProduct, at: i64) -> Result<Product> {
+    if sku_taken(conn, p.sku(), None)? {
+        return Err(Error::DuplicateSku {
+            sku: p.sku().clone(),
+        });
     }
     let id: i64 = conn
         .prepare_cached(
@@ -100,23 +109,18 @@ pub(crate) fn create_product(conn: &Connection, p: &NewProduct, at: i64) -> Resu
         .db()?
         .query_row(
             params![
-                p.sku.as_str(),
-                p.name.as_str(),
-                p.price.cents(),
-                p.stock,
+                p.sku().as_str(),
+                p.name().as_str(),
+                p.price().cents(),
+                p.stock().get(),
                 at
             ],
             |r| r.get(0),
         )
-        .map_err(|e| sku_conflict(e, &p.sku))?;
-    ledger::record(conn, id, p.stock, MovementKind::Initial, None, None, at)?;
-    Ok(Product {
-        id,
-        sku: p.sku.clone(),
-        name: p.name.clone(),
-        price: p.price,
-        stock: p.stock,
-    })
+        .map_err(|e| sku_conflict(e, p.sku()))?;
+    let initial = StockDelta::initial(p.stock());
+    ledger::record(conn, id, initial, MovementKind::Initial, None, None, at)?;
+    Ok(p.into_product(id))
 }
 
 pub(crate) fn get_product(conn: &Connection, id: i64) -> Result<Product> {
@@ -138,16 +142,19 @@ pub(crate) fn list_products(conn: &Connection, page: Page) -> Result<Vec<Product
         .collect()
 }
 
-fn stock_of(conn: &Connection, id: i64) -> Result<i64> {
-    conn.prepare_cached("SELECT stock FROM products WHERE id = ?1")
+pub(super) fn stock_of(conn: &Connection, id: i64) -> Result<Stock> {
+    let stock = conn
+        .prepare_cached("SELECT stock FROM products WHERE id = ?1")
         .db()?
         .query_row([id], |r| r.get(0))
         .optional()
         .db()?
-        .ok_or(Error::ProductNotFound { id })
+        .ok_or(Error::ProductNotFound { id })?;
+    stock_from_db(id, stock)
 }
 
-/// Applies the patch; a new stock level is a `set` ledger row with the difference.
+/// Writes the product as core's [`ProductPatch::apply_to`] makes it; a new stock level is a
+/// `set` ledger row with the difference.
 pub(crate) fn update_product(
     conn: &Connection,
     id: i64,
@@ -155,40 +162,29 @@ pub(crate) fn update_product(
     at: i64,
 ) -> Result<Product> {
     // Same order of checks as the reference store: the product first, then the SKU.
-    let old_stock = stock_of(conn, id)?;
-    if let Some(sku) = &patch.sku
+    let old = get_product(conn, id)?;
+    if let Some(sku) = patch.sku()
         && sku_taken(conn, sku, Some(id))?
     {
         return Err(Error::DuplicateSku { sku: sku.clone() });
     }
-    let sql = concat!(
-        "UPDATE products SET sku = coalesce(?1, sku), name = coalesce(?2, name),
-             price_cents = coalesce(?3, price_cents), stock = coalesce(?4, stock), updated_at = ?5
-         WHERE id = ?6 RETURNING ",
-        columns!()
-    );
-    let row = conn
-        .prepare_cached(sql)
-        .db()?
-        .query_row(
-            params![
-                patch.sku.as_ref().map(Sku::as_str),
-                patch.name.as_ref().map(ProductName::as_str),
-                patch.price.map(Money::cents),
-                patch.stock,
-                at,
-                id
-            ],
-            ProductRow::read,
-        )
-        .optional()
-        .map_err(|e| match &patch.sku {
-            Some(sku) => sku_conflict(e, sku),
-            None => crate::error::SqliteError::Sqlite(e).into(),
-        })?;
-    let product = row.ok_or(Error::ProductNotFound { id })?.into_product()?;
-    if product.stock != old_stock {
-        let delta = product.stock - old_stock;
+    let product = patch.apply_to(&old);
+    conn.prepare_cached(
+        "UPDATE products SET sku = ?1, name = ?2, price_cents = ?3, stock = ?4, updated_at = ?5
+         WHERE id = ?6",
+    )
+    .db()?
+    .execute(params![
+        product.sku.as_str(),
+        product.name.as_str(),
+        product.price.cents(),
+        product.stock.get(),
+        at,
+        id
+    ])
+    .map_err(|e| sku_conflict(e, &product.sku))?;
+    if product.stock != old.stock {
+        let delta = old.stock.delta_to(product.stock);
         ledger::record(conn, id, delta, MovementKind::Set, None, None, at)?;
     }
     Ok(product)
@@ -227,42 +223,26 @@ pub(crate) fn delete_product(conn: &Connection, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Adds `delta` with an `adjustment` ledger row carrying `reason`.
+/// Applies the adjustment as core's [`Adjustment::apply_to`] decides on the current stock, with
+/// an `adjustment` ledger row carrying its reason.
 pub(crate) fn adjust_stock(
     conn: &Connection,
     id: i64,
-    delta: i64,
-    reason: &str,
+    adjustment: &Adjustment,
     at: i64,
 ) -> Result<Product> {
-    let stock = stock_of(conn, id)?;
-    match stock.checked_add(delta).filter(|n| *n <= MAX_STOCK) {
-        Some(new) if new >= 0 => {
-            let sql = concat!(
-                "UPDATE products SET stock = ?1, updated_at = ?2 WHERE id = ?3 RETURNING ",
-                columns!()
-            );
-            let row = conn
-                .prepare_cached(sql)
-                .db()?
-                .query_row(params![new, at, id], ProductRow::read)
-                .db()?;
-            ledger::record(
-                conn,
-                id,
-                delta,
-                MovementKind::Adjustment,
-                Some(reason),
-                None,
-                at,
-            )?;
-            row.into_product()
-        }
-        Some(_) => Err(Error::InsufficientStock {
-            product_id: id,
-            requested: delta.saturating_neg(),
-            available: stock,
-        }),
-        None => Err(Error::stock_above_maximum()),
-    }
+    let new = adjustment.apply_to(id, stock_of(conn, id)?)?;
+    let sql = concat!(
+        "UPDATE products SET stock = ?1, updated_at = ?2 WHERE id = ?3 RETURNING ",
+        columns!()
+    );
+    let row = conn
+        .prepare_cached(sql)
+        .db()?
+        .query_row(params![new.get(), at, id], ProductRow::read)
+        .db()?;
+    let reason = Some(adjustment.reason().as_str());
+    let delta = adjustment.delta();
+    ledger::record(conn, id, delta, MovementKind::Adjustment, reason, None, at)?;
+    row.into_product()
 }

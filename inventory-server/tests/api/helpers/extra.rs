@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use inventory_core::ManualClock;
+use inventory_core::clock::ManualClock;
 use inventory_core::time::OffsetDateTime;
 use inventory_server::Settings;
 use reqwest::Method;
