@@ -37,6 +37,46 @@ pub enum ApiError {
     /// Reading the request failed midway (client went away).
     #[error("bad request body: {0}")]
     BadBody(String),
+    /// The body did not arrive within `BODY_READ_TIMEOUT`.
+    #[error("request body timeout")]
+    BodyTimeout,
+    /// The request target is not a path (`CONNECT host:port`, or `http://host` alone).
+    #[error("request target is not a path")]
+    BadRequestTarget,
+}
+
+/// At most this many entries of a 422 list are sent; one more entry then says how many were
+/// left out, so a body of thousands of bad fields cannot make an answer many times its size.
+pub const MAX_LISTED_ERRORS: usize = 20;
+
+/// The 422 body: `{"detail": [...]}`, the first [`MAX_LISTED_ERRORS`] entries, then (when there
+/// were more) `{"loc": [where, e.g. "body"], "msg": "N more errors not shown", "type":
+/// "too_many_errors"}`.
+pub fn validation_body(errors: &ValidationErrors) -> Value {
+    let all = errors.errors();
+    let mut listed: Vec<Value> = all
+        .iter()
+        .take(MAX_LISTED_ERRORS)
+        .map(|e| json!(e))
+        .collect();
+    if all.len() > MAX_LISTED_ERRORS {
+        let rest = all.len() - MAX_LISTED_ERRORS;
+        let place = all[MAX_LISTED_ERRORS].loc.first().cloned();
+        listed.push(json!({
+            "loc": [place.unwrap_or_else(|| "body".to_owned())],
+            "msg": format!("{rest} more errors not shown"),
+            "type": "too_many_errors",
+        }));
+    }
+    json!({ "detail": listed })
+}
+
+/// The contract's 500: `{"detail": "Internal server error"}`; nothing internal leaks.
+pub fn internal_error() -> Response {
+    detail(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!("Internal server error"),
+    )
 }
 
 impl From<ValidationErrors> for ApiError {
@@ -89,6 +129,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::BadBody(_) => "bad_body",
+            ApiError::BodyTimeout => "body_timeout",
+            ApiError::BadRequestTarget => "bad_request_target",
             ApiError::Unauthorized => "unauthorized",
             ApiError::RateLimited(_) => "rate_limited",
         }
@@ -100,7 +142,12 @@ impl ApiError {
             ApiError::NotFound => detail(StatusCode::NOT_FOUND, json!("Not Found")),
             ApiError::MethodNotAllowed(methods) => {
                 let mut r = detail(StatusCode::METHOD_NOT_ALLOWED, json!("Method Not Allowed"));
-                if let Ok(v) = HeaderValue::from_str(&methods.join(", ")) {
+                // HEAD is answered wherever GET is (RFC 9110 §9.3.2).
+                let mut allow: Vec<&str> = methods.to_vec();
+                if allow.contains(&"GET") {
+                    allow.push("HEAD");
+                }
+                if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
                     r.headers_mut().insert(header::ALLOW, v);
                 }
                 r
@@ -121,6 +168,26 @@ impl ApiError {
                 json!("Unsupported media type: send Content-Type: application/json"),
             ),
             ApiError::BadBody(_) => detail(StatusCode::BAD_REQUEST, json!("Could not read body")),
+            ApiError::BodyTimeout => {
+                let mut r = detail(
+                    StatusCode::REQUEST_TIMEOUT,
+                    json!("Request body not received in time"),
+                );
+                // The rest of the body may still come: this connection cannot carry another
+                // request.
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                r
+            }
+            ApiError::BadRequestTarget => {
+                let mut r = detail(
+                    StatusCode::BAD_REQUEST,
+                    json!("The request target must be a path, such as /products"),
+                );
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                r
+            }
             ApiError::Unauthorized => {
                 let mut r = detail(
                     StatusCode::UNAUTHORIZED,
@@ -184,10 +251,9 @@ fn cents_json(cents: i64) -> Value {
 
 fn core_response(e: CoreError) -> Response {
     match e {
-        CoreError::Validation(errors) => json_response(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &json!({ "detail": errors }),
-        ),
+        CoreError::Validation(errors) => {
+            json_response(StatusCode::UNPROCESSABLE_ENTITY, &validation_body(&errors))
+        }
         e @ (CoreError::ProductNotFound { .. } | CoreError::OrderNotFound { .. }) => {
             detail(StatusCode::NOT_FOUND, json!(e.to_string()))
         }
@@ -284,10 +350,7 @@ fn core_response(e: CoreError) -> Response {
         }
         other => {
             tracing::error!(error = %other, "internal error");
-            detail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!("Internal server error"),
-            )
+            internal_error()
         }
     }
 }

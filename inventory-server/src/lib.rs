@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod request;
 pub mod routes;
+pub mod serve;
 pub mod settings;
 pub mod startup;
 pub mod state;

@@ -46,6 +46,18 @@ pub struct Settings {
     pub idempotency_ttl: std::time::Duration,
     /// `WEBHOOK_SCHEME`: `hex` (default), `stripe` or `standard`.
     pub webhook_scheme: inventory_core::WebhookScheme,
+    /// `HEADER_READ_TIMEOUT` (default `10s`): a request's head (request line and headers) must
+    /// be complete this long after its first byte arrived, or the connection is closed.
+    pub header_read_timeout: std::time::Duration,
+    /// `IDLE_TIMEOUT` (default `75s`): a connection with no request in progress and no byte
+    /// sent or received for this long is closed (idle keep-alive, a client that stopped reading).
+    pub idle_timeout: std::time::Duration,
+    /// `BODY_READ_TIMEOUT` (default `30s`): a request body must be complete this long after its
+    /// head, or the request is answered 408 and the connection closed.
+    pub body_read_timeout: std::time::Duration,
+    /// `MAX_CONNECTIONS` (default 1024): connections served at once; further ones wait in the
+    /// listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -69,6 +81,10 @@ impl std::fmt::Debug for Settings {
             .field("order_ttl", &self.order_ttl)
             .field("idempotency_ttl", &self.idempotency_ttl)
             .field("webhook_scheme", &self.webhook_scheme)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -115,18 +131,121 @@ pub fn database_kind(url: &str) -> Result<DatabaseKind, String> {
     Err("expected a sqlite://, postgres:// or postgresql:// URL".into())
 }
 
-/// Hides the password of a URL (`postgres://user:secret@host` → `postgres://user:***@host`).
+/// Whether a connection parameter's name says it holds a secret (`password`, `passfile`,
+/// `sslpassword`, any `...pass...`, `...secret...` or `...token...`), case-insensitively.
+fn is_secret_parameter(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    ["pass", "secret", "token"].iter().any(|w| name.contains(w))
+}
+
+/// Hides every secret in a database URL or connection string, for logs and error messages:
+/// the password of `scheme://user:password@host` and the value of every `key=value`
+/// parameter named like a secret (see `is_secret_parameter`), in a URL's query
+/// (`?password=...`, percent-encoded names too) or in a libpq `key=value` string.
+///
+/// The userinfo ends at the first `@`, as tokio-postgres reads it.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
+    let Some(scheme_end) = url.find("://") else {
+        return redact_key_values(url);
+    };
+    let (scheme, rest) = url.split_at(scheme_end + 3);
+    let mut out = String::from(scheme);
+    let rest = match rest.split_once('@') {
+        Some((userinfo, after)) => {
             match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
+                Some((user, _)) => out.push_str(&format!("{user}:***@")),
+                None => out.push_str(&format!("{userinfo}@")),
+            }
+            after
+        }
+        None => rest,
+    };
+    let Some((base, query)) = rest.split_once('?') else {
+        out.push_str(rest);
+        return out;
+    };
+    out.push_str(base);
+    out.push('?');
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if is_secret_parameter(&percent_decoded(key)) => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    out.push_str(&pairs.join("&"));
+    out
+}
+
+fn percent_decoded(text: &str) -> String {
+    form_urlencoded::parse(format!("k={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| text.to_owned())
+}
+
+/// `host=db password='s e c' user=u` → `host=db password=*** user=u`: libpq's format, where a
+/// value runs to the next space unless it is single-quoted (with `\'` escapes).
+fn redact_key_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(eq) = rest.find('=') {
+        let (before, after) = rest.split_at(eq);
+        out.push_str(before);
+        out.push('=');
+        let name = before
+            .rsplit(|c: char| c.is_whitespace())
+            .find(|w| !w.is_empty())
+            .unwrap_or_default();
+        let value = after[1..].trim_start();
+        let skipped = after.len() - 1 - value.len();
+        let end = value_end(value);
+        if is_secret_parameter(name) {
+            out.push_str("***");
+        } else {
+            out.push_str(&after[1..1 + skipped + end]);
+        }
+        rest = &value[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where a libpq value starting `value` ends (byte index).
+fn value_end(value: &str) -> usize {
+    if let Some(quoted) = value.strip_prefix('\'') {
+        let mut escaped = false;
+        for (i, c) in quoted.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '\'' if !escaped => return i + 2,
+                _ => escaped = false,
             }
         }
-        _ => url.to_owned(),
+        value.len()
+    } else {
+        value.find(char::is_whitespace).unwrap_or(value.len())
     }
+}
+
+/// The secrets of `WEBHOOK_SECRET`: split on commas (several allow rotation), each used byte
+/// for byte. An empty entry, or one with leading or trailing whitespace (which would silently
+/// become part of the key), is refused rather than trimmed.
+pub fn webhook_secrets(value: &str) -> Result<Vec<&str>, String> {
+    let secrets: Vec<&str> = value.split(',').collect();
+    for (index, secret) in secrets.iter().enumerate() {
+        if secret.is_empty() {
+            return Err(format!(
+                "secret #{index} is empty (the value is split on commas)"
+            ));
+        }
+        if secret.trim() != *secret {
+            return Err(format!(
+                "secret #{index} starts or ends with whitespace; secrets are used byte for byte"
+            ));
+        }
+    }
+    Ok(secrets)
 }
 
 impl Settings {
@@ -146,6 +265,10 @@ impl Settings {
         "ORDER_TTL",
         "IDEMPOTENCY_TTL",
         "WEBHOOK_SCHEME",
+        "HEADER_READ_TIMEOUT",
+        "IDLE_TIMEOUT",
+        "BODY_READ_TIMEOUT",
+        "MAX_CONNECTIONS",
         "RUST_LOG",
     ];
 
@@ -167,6 +290,10 @@ impl Settings {
             order_ttl: None,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
             webhook_scheme: inventory_core::WebhookScheme::Hex,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(75),
+            body_read_timeout: std::time::Duration::from_secs(30),
+            max_connections: 1024,
         }
     }
 
@@ -211,11 +338,14 @@ impl Settings {
             database_kind(v).map_err(|reason| invalid("DATABASE_URL", &redact_url(v), &reason))?;
             s.database_url = v.to_owned();
         }
-        // The secret is used byte for byte: do not trim it.
+        // The secrets are used byte for byte: not trimmed (see `webhook_secrets`).
         s.webhook_secret = vars
             .get("WEBHOOK_SECRET")
             .filter(|v| !v.is_empty())
             .cloned();
+        if let Some(v) = &s.webhook_secret {
+            webhook_secrets(v).map_err(|r| invalid("WEBHOOK_SECRET", "<hidden>", &r))?;
+        }
         if let Some(v) = get("MAX_BODY_BYTES") {
             s.max_body_bytes = v
                 .parse()
@@ -286,6 +416,23 @@ impl Settings {
             s.webhook_scheme = v
                 .parse()
                 .map_err(|_| invalid("WEBHOOK_SCHEME", v, "expected hex, stripe or standard"))?;
+        }
+        let timeout = |variable: &'static str, default| match get(variable) {
+            None => Ok(default),
+            Some(v) => parse_duration(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| invalid(variable, v, "expected a duration of 1s or more, e.g. 10s")),
+        };
+        s.header_read_timeout = timeout("HEADER_READ_TIMEOUT", s.header_read_timeout)?;
+        s.idle_timeout = timeout("IDLE_TIMEOUT", s.idle_timeout)?;
+        s.body_read_timeout = timeout("BODY_READ_TIMEOUT", s.body_read_timeout)?;
+        if let Some(v) = get("MAX_CONNECTIONS") {
+            s.max_connections = v
+                .parse()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| invalid("MAX_CONNECTIONS", v, "expected 1 to 1000000"))?;
         }
         Ok(s)
     }

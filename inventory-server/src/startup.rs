@@ -64,6 +64,7 @@ pub struct Application {
     state: Arc<AppState>,
     stop: watch::Sender<bool>,
     order_ttl: Option<std::time::Duration>,
+    limits: crate::serve::ConnectionLimits,
 }
 
 fn to_time(d: std::time::Duration) -> inventory_core::time::Duration {
@@ -71,27 +72,24 @@ fn to_time(d: std::time::Duration) -> inventory_core::time::Duration {
 }
 
 /// The webhook verifier `WEBHOOK_SCHEME` and `WEBHOOK_SECRET` describe (several secrets,
-/// comma-separated, for rotation); `None` without a secret.
+/// comma-separated, for rotation, each used byte for byte); `None` without a secret.
 fn webhook_verifier(
     settings: &Settings,
 ) -> Result<Option<inventory_core::SchemeVerifier>, StartupError> {
     let Some(secret) = &settings.webhook_secret else {
         return Ok(None);
     };
-    let secrets: Vec<&str> = secret
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let invalid = |reason: String| {
+        StartupError::Settings(crate::settings::SettingsError {
+            variable: "WEBHOOK_SECRET",
+            value: "<hidden>".into(),
+            reason,
+        })
+    };
+    let secrets = crate::settings::webhook_secrets(secret).map_err(invalid)?;
     inventory_core::SchemeVerifier::new(settings.webhook_scheme, &secrets)
         .map(Some)
-        .map_err(|e| {
-            StartupError::Settings(crate::settings::SettingsError {
-                variable: "WEBHOOK_SECRET",
-                value: "<hidden>".into(),
-                reason: e.to_string(),
-            })
-        })
+        .map_err(|e| invalid(e.to_string()))
 }
 
 /// Opens the store the URL names.
@@ -165,6 +163,7 @@ impl Application {
             openapi_json: Bytes::from(crate::openapi::document_json()),
             swagger: crate::routes::swagger_config(),
             max_body_bytes: settings.max_body_bytes,
+            body_read_timeout: settings.body_read_timeout,
             api_keys,
             limiter,
         });
@@ -183,6 +182,7 @@ impl Application {
             state,
             stop,
             order_ttl: settings.order_ttl,
+            limits: crate::serve::ConnectionLimits::from_settings(&settings),
         })
     }
 
@@ -205,6 +205,7 @@ impl Application {
             state,
             stop,
             order_ttl,
+            limits,
         } = self;
         tracing::info!(port, "listening");
         let sweeper = tokio::spawn(sweep(state.clone(), order_ttl, stop.subscribe()));
@@ -216,11 +217,7 @@ impl Application {
             }
             tracing::info!("shutting down: finishing in-flight requests");
         };
-        warp::serve(filter(state.clone()))
-            .incoming(listener)
-            .graceful(signal)
-            .run()
-            .await;
+        crate::serve::serve(listener, filter(state.clone()), limits, signal).await;
         // Stop the sweeper (whatever stopped the server) before the store closes under it.
         let _ = stop.send(true);
         let _ = sweeper.await;
@@ -307,7 +304,10 @@ pub fn filter(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
     warp::method()
-        .and(warp::addr::remote())
+        .and(
+            warp::ext::optional::<crate::serve::PeerAddr>()
+                .map(|p: Option<_>| p.map(|crate::serve::PeerAddr(a)| a)),
+        )
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
@@ -365,13 +365,24 @@ where
         // cannot carry another request: the answer must say `Connection: close`.
         let close = admitted.is_err() && declares_body(&headers);
         let read = match admitted {
-            Ok(()) => read_body(&method, &headers, body, state.max_body_bytes).await,
+            Ok(()) => {
+                let reading = read_body(&method, &headers, body, state.max_body_bytes);
+                match tokio::time::timeout(state.body_read_timeout, reading).await {
+                    Ok(read) => read,
+                    Err(_) => Err(ApiError::BodyTimeout),
+                }
+            }
             Err(e) => Err(e),
         };
         let (route, result) = match read {
             Ok(body) => {
                 let req = Request {
-                    method: method.clone(),
+                    // HEAD is answered as GET; hyper sends the headers only (RFC 9110 §9.3.2).
+                    method: if method == Method::HEAD {
+                        Method::GET
+                    } else {
+                        method.clone()
+                    },
                     segments,
                     query,
                     headers,

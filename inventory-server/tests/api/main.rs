@@ -44,6 +44,7 @@ macro_rules! both_backends {
 mod auth;
 mod check;
 mod concurrency;
+mod connections;
 mod docs;
 mod expiry;
 mod helpers;
@@ -51,6 +52,7 @@ mod history;
 mod http;
 mod idempotency;
 mod ledger;
+mod logs;
 mod openapi_security;
 mod operations;
 mod orders;
