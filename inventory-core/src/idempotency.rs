@@ -16,6 +16,9 @@ pub struct IdempotencyKey {
 }
 
 impl IdempotencyKey {
+    /// The longest key accepted, in (visible ASCII) characters.
+    pub const MAX_LEN: usize = 255;
+
     /// A key for `scope` (such as `POST /orders`) and the exact request body bytes, honoured
     /// if it was stored at or after `not_before`. The key is 1–255 visible ASCII characters.
     pub fn new(
@@ -24,8 +27,12 @@ impl IdempotencyKey {
         body: &[u8],
         not_before: OffsetDateTime,
     ) -> Result<IdempotencyKey, String> {
-        if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err("must be 1 to 255 visible ASCII characters".into());
+        if key.is_empty() || key.len() > Self::MAX_LEN || !key.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(format!(
+                "must be 1 to {} visible ASCII characters",
+                Self::MAX_LEN
+            ));
         }
         let mut h = Sha256::new();
         h.update(scope.as_bytes());

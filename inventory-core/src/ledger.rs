@@ -92,6 +92,9 @@ pub struct Adjustment {
 }
 
 impl Adjustment {
+    /// The most characters a reason may have.
+    pub const MAX_REASON_CHARS: usize = 200;
+
     /// Reads a `POST /products/{id}/adjustments` body, listing every problem.
     pub fn from_json(body: &Value) -> Result<Adjustment, ValidationErrors> {
         let mut r = BodyReader::new(body);
@@ -111,9 +114,12 @@ impl Adjustment {
                     "string_too_short",
                 ));
             }
-            if n > 200 {
+            if n > Self::MAX_REASON_CHARS {
                 return Err((
-                    "String should have at most 200 characters".into(),
+                    format!(
+                        "String should have at most {} characters",
+                        Self::MAX_REASON_CHARS
+                    ),
                     "string_too_long",
                 ));
             }

@@ -30,6 +30,7 @@ mod error;
 mod history;
 mod idempotency;
 mod inventory;
+mod json;
 mod ledger;
 mod memory;
 mod money;
@@ -50,6 +51,7 @@ pub use idempotency::{
     DEFAULT_TTL as DEFAULT_IDEMPOTENCY_TTL, IdempotencyKey, Idempotent, StoredResponse,
 };
 pub use inventory::{InvariantViolation, Inventory, WebhookHeaders, WebhookOutcome};
+pub use json::parse_json_body;
 pub use ledger::{Adjustment, MovementKind, StockMovement};
 pub use memory::MemoryStore;
 pub use money::{MAX_CENTS, Money, MoneyError};

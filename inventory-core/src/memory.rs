@@ -465,10 +465,12 @@ impl Store for MemoryStore {
         at: OffsetDateTime,
     ) -> Result<Option<Order>> {
         let mut s = self.lock();
-        if s.events.contains(event.id.as_str()) {
-            return Err(Error::EventAlreadyProcessed {
-                event_id: event.id.as_str().to_owned(),
-            });
+        for key in std::iter::once(&event.id).chain(&event.body_key) {
+            if s.events.contains(key.as_str()) {
+                return Err(Error::EventAlreadyProcessed {
+                    event_id: key.as_str().to_owned(),
+                });
+            }
         }
         let order = match effect {
             EventEffect::RecordOnly => None,
@@ -483,6 +485,9 @@ impl Store for MemoryStore {
             }
         };
         s.events.insert(event.id.as_str().to_owned());
+        if let Some(key) = &event.body_key {
+            s.events.insert(key.as_str().to_owned());
+        }
         Ok(order)
     }
 

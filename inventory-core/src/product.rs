@@ -11,30 +11,79 @@ use crate::validation::{self, BodyReader, Refusal, ValidationErrors};
 /// The largest stock a product may hold; keeps every sum of quantities far from overflow.
 pub const MAX_STOCK: i64 = 1_000_000_000_000;
 
-/// A stock-keeping unit: 1–64 characters, no whitespace, no control characters.
+/// A stock-keeping unit: 1–64 characters, no whitespace, no control characters, no format
+/// characters.
+///
+/// Format characters (Unicode general category Cf: zero-width space U+200B, the bidirectional
+/// overrides U+202A–U+202E, the byte-order mark U+FEFF, ...) are invisible or reorder what is
+/// shown, so two SKUs that look the same could otherwise both exist.
 ///
 /// ```
 /// use inventory_core::Sku;
 /// assert!(Sku::parse("PROD-001").is_ok());
 /// assert!(Sku::parse("has space").is_err());
 /// assert!(Sku::parse("").is_err());
+/// assert!(Sku::parse("PROD\u{200B}-001").is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Sku(String);
 
+/// Unicode 16.0 general category Cf (format), as in `regex-syntax`'s tables.
+const FORMAT_CHARACTERS: &[(char, char)] = &[
+    ('\u{ad}', '\u{ad}'),
+    ('\u{600}', '\u{605}'),
+    ('\u{61c}', '\u{61c}'),
+    ('\u{6dd}', '\u{6dd}'),
+    ('\u{70f}', '\u{70f}'),
+    ('\u{890}', '\u{891}'),
+    ('\u{8e2}', '\u{8e2}'),
+    ('\u{180e}', '\u{180e}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{202a}', '\u{202e}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206f}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{fff9}', '\u{fffb}'),
+    ('\u{110bd}', '\u{110bd}'),
+    ('\u{110cd}', '\u{110cd}'),
+    ('\u{13430}', '\u{1343f}'),
+    ('\u{1bca0}', '\u{1bca3}'),
+    ('\u{1d173}', '\u{1d17a}'),
+    ('\u{e0001}', '\u{e0001}'),
+    ('\u{e0020}', '\u{e007f}'),
+];
+
 impl Sku {
+    /// The most characters a SKU may have.
+    pub const MAX_CHARS: usize = 64;
+
+    /// Whether `c` may appear in a SKU: not whitespace, not a control character (Cc), not a
+    /// format character (Cf).
+    pub fn is_allowed_char(c: char) -> bool {
+        !(c.is_whitespace()
+            || c.is_control()
+            || FORMAT_CHARACTERS
+                .iter()
+                .any(|&(low, high)| (low..=high).contains(&c)))
+    }
+
     /// Checks and wraps a SKU.
     pub fn parse(s: &str) -> Result<Sku, String> {
         let n = s.chars().count();
         if n == 0 {
             return Err("String should have at least 1 character".into());
         }
-        if n > 64 {
-            return Err("String should have at most 64 characters".into());
+        if n > Self::MAX_CHARS {
+            return Err(format!(
+                "String should have at most {} characters",
+                Self::MAX_CHARS
+            ));
         }
-        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("must not contain whitespace or control characters".into());
+        if !s.chars().all(Self::is_allowed_char) {
+            return Err(
+                "must not contain whitespace, control or invisible format characters".into(),
+            );
         }
         Ok(Sku(s.to_owned()))
     }
@@ -63,14 +112,20 @@ impl<'de> Deserialize<'de> for Sku {
 pub struct ProductName(String);
 
 impl ProductName {
+    /// The most characters a name may have.
+    pub const MAX_CHARS: usize = 200;
+
     /// Checks and wraps a name.
     pub fn parse(s: &str) -> Result<ProductName, String> {
         let n = s.chars().count();
         if n == 0 || s.trim().is_empty() {
             return Err("String should have at least 1 character".into());
         }
-        if n > 200 {
-            return Err("String should have at most 200 characters".into());
+        if n > Self::MAX_CHARS {
+            return Err(format!(
+                "String should have at most {} characters",
+                Self::MAX_CHARS
+            ));
         }
         if s.chars().any(char::is_control) {
             return Err("must not contain control characters".into());
@@ -143,7 +198,7 @@ pub(crate) fn sku_field(v: &Value) -> Result<Sku, Refusal> {
     Sku::parse(s).map_err(|m| {
         let kind = if s.is_empty() {
             "string_too_short"
-        } else if s.chars().count() > 64 {
+        } else if s.chars().count() > Sku::MAX_CHARS {
             "string_too_long"
         } else {
             "string_pattern_mismatch"
@@ -155,7 +210,7 @@ pub(crate) fn sku_field(v: &Value) -> Result<Sku, Refusal> {
 fn name_field(v: &Value) -> Result<ProductName, Refusal> {
     let s = validation::string(v)?;
     ProductName::parse(s).map_err(|m| {
-        let kind = if s.chars().count() > 200 {
+        let kind = if s.chars().count() > ProductName::MAX_CHARS {
             "string_too_long"
         } else {
             "string_too_short"
@@ -238,4 +293,37 @@ pub(crate) fn internal_inconsistency() -> ValidationErrors {
         "Invalid body",
         "value_error",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skus_refuse_look_alike_characters() {
+        for (text, what) in [
+            ("PROD\u{200B}001", "zero-width space"),
+            ("\u{202E}100-DORP", "right-to-left override"),
+            ("\u{FEFF}PROD-001", "byte-order mark"),
+            ("PROD\u{00AD}001", "soft hyphen"),
+            ("PROD\u{E0041}", "tag character"),
+            ("PROD\u{0000}", "NUL"),
+            ("PROD\u{00A0}001", "no-break space"),
+        ] {
+            assert!(Sku::parse(text).is_err(), "{what} accepted in a SKU");
+        }
+        for text in ["PROD-001", "ÄÖÜ-ß", "商品-1", "a.b_c/d#1"] {
+            assert!(Sku::parse(text).is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_whitespace_and_control_character_is_refused() {
+        let refused = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace() || c.is_control())
+            .filter(|c| Sku::is_allowed_char(*c))
+            .count();
+        assert_eq!(refused, 0);
+    }
 }

@@ -22,6 +22,11 @@ use crate::webhook::EventId;
 pub struct EventRecord {
     /// Its id, the key that makes it apply at most once.
     pub id: EventId,
+    /// A second key, recorded in the same step: with a scheme that does not sign the event id
+    /// (`hex`, `stripe`), the hash of the body ([`EventId::from_body`]), so a byte-identical
+    /// signed body applies at most once whatever id it carries. `None` when the id already is
+    /// the body's hash, or is signed.
+    pub body_key: Option<EventId>,
     /// Its type, e.g. `payment.succeeded`.
     pub kind: String,
     /// The order it concerns, if any.
@@ -159,7 +164,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records the event and applies its effect in one atomic step (a status change is recorded
     /// with source [`ChangeSource::Webhook`]). An id already recorded is
-    /// [`crate::Error::EventAlreadyProcessed`]; a failed effect (e.g. a lost compare-and-set)
+    /// [`crate::Error::EventAlreadyProcessed`], and so is a [`EventRecord::body_key`] already
+    /// recorded (as an id or a body key; the error names it), both keys being recorded together; a failed effect (e.g. a lost compare-and-set)
     /// records nothing, so the sender's retry can still succeed. Returns the order after a
     /// status change.
     async fn apply_event(

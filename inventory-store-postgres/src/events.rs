@@ -35,20 +35,24 @@ impl PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let record = tx.prepare_cached(RECORD_SQL).await?;
-        let inserted = tx
-            .execute(
-                &record,
-                &[&event.id.as_str(), &event.kind, &event.order_id, &at],
-            )
-            .await?;
-        if inserted == 0 {
-            // Nothing was written; a failed rollback (lost connection) ends the transaction on
-            // the server just the same, so the answer stays "already processed".
-            let _ = tx.rollback().await;
-            return Err(Error::EventAlreadyProcessed {
-                event_id: event.id.as_str().to_owned(),
+        // The body key too, when there is one, in sorted order: two deliveries holding each
+        // other's keys then wait on one another instead of deadlocking.
+        let mut keys: Vec<&EventId> = std::iter::once(&event.id).chain(&event.body_key).collect();
+        keys.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        for key in keys {
+            let inserted = tx
+                .execute(&record, &[&key.as_str(), &event.kind, &event.order_id, &at])
+                .await?;
+            if inserted == 0 {
+                // Nothing stays written; a failed rollback (lost connection) ends the
+                // transaction on the server just the same, so the answer stays "already
+                // processed".
+                let _ = tx.rollback().await;
+                return Err(Error::EventAlreadyProcessed {
+                    event_id: key.as_str().to_owned(),
+                }
+                .into());
             }
-            .into());
         }
         let order = match effect {
             EventEffect::RecordOnly => None,

@@ -102,6 +102,7 @@ pub async fn history_records_every_status_change<S: Store + Clone>(store: S) {
         .expect("allowed");
     let record = crate::EventRecord {
         id: crate::EventId::parse("his-evt").expect("valid"),
+        body_key: None,
         kind: crate::PAYMENT_SUCCEEDED.into(),
         order_id: Some(o.id),
     };

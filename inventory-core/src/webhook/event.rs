@@ -72,27 +72,37 @@ pub struct PaymentEvent {
     pub currency: Option<String>,
 }
 
+/// A stored text of a webhook body: 1 to `max` characters, none a control character (NUL
+/// included, which PostgreSQL cannot store in `text`).
+fn short_text(v: &Value, max: usize) -> Result<String, validation::Refusal> {
+    let s = validation::string(v)?;
+    let n = s.chars().count();
+    if n == 0 || n > max {
+        let kind = if n == 0 {
+            "string_too_short"
+        } else {
+            "string_too_long"
+        };
+        return Err((format!("String should have 1 to {max} characters"), kind));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(("must not contain control characters".into(), "value_error"));
+    }
+    Ok(s.to_owned())
+}
+
 impl PaymentEvent {
-    /// Parses the raw body; invalid JSON and invalid fields are validation errors.
+    /// The most characters of `event`.
+    pub const MAX_EVENT_CHARS: usize = 100;
+    /// The most characters of `currency`.
+    pub const MAX_CURRENCY_CHARS: usize = 10;
+
+    /// Parses the raw body; invalid JSON (a duplicate key included) and invalid fields are
+    /// validation errors.
     pub fn parse(body: &[u8]) -> Result<PaymentEvent, ValidationErrors> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ValidationErrors::single(FieldError::new(
-                ["body"],
-                format!("JSON decode error: {e}"),
-                "json_invalid",
-            ))
-        })?;
+        let value: Value = crate::json::parse_json_body(body)?;
         let mut r = BodyReader::new(&value);
-        let event = r.required("event", |v| {
-            let s = validation::string(v)?;
-            if s.is_empty() || s.len() > 100 {
-                return Err((
-                    "String should have 1 to 100 characters".into(),
-                    "string_too_long",
-                ));
-            }
-            Ok(s.to_owned())
-        });
+        let event = r.required("event", |v| short_text(v, Self::MAX_EVENT_CHARS));
         let order_id = if event.as_deref() == Some(PAYMENT_SUCCEEDED) {
             r.required("order_id", crate::order::id_field)
         } else {
@@ -110,16 +120,7 @@ impl PaymentEvent {
             }
             Ok(cents)
         });
-        let currency = r.optional("currency", |v| {
-            let s = validation::string(v)?;
-            if s.is_empty() || s.len() > 10 {
-                return Err((
-                    "String should have 1 to 10 characters".into(),
-                    "string_too_long",
-                ));
-            }
-            Ok(s.to_owned())
-        });
+        let currency = r.optional("currency", |v| short_text(v, Self::MAX_CURRENCY_CHARS));
         r.finish(&[], true)?;
         let event = event.ok_or_else(crate::product::internal_inconsistency)?;
         Ok(PaymentEvent {
@@ -163,5 +164,24 @@ mod tests {
         assert!(PaymentEvent::parse(b"not json").is_err());
         let errs = PaymentEvent::parse(br#"{"order_id":"x","amount":1.001}"#).expect_err("invalid");
         assert_eq!(errs.errors().len(), 3);
+    }
+
+    #[test]
+    fn stored_texts_refuse_control_characters_and_bodies_duplicate_keys() {
+        for body in [
+            r#"{"event":"payment.succeeded\u0000","order_id":1}"#,
+            r#"{"event":"refund\u001b[31m"}"#,
+            r#"{"event":"x","currency":"US\u0000"}"#,
+        ] {
+            let errs = PaymentEvent::parse(body.as_bytes()).expect_err(body);
+            assert_eq!(errs.errors()[0].msg, "must not contain control characters");
+        }
+        let errs =
+            PaymentEvent::parse(br#"{"event":"payment.succeeded","order_id":1,"order_id":2}"#)
+                .expect_err("duplicate");
+        assert_eq!(errs.errors()[0].loc, ["body", "order_id"]);
+        // Characters, not bytes: 100 accented letters are a valid type.
+        let long = format!(r#"{{"event":"{}"}}"#, "é".repeat(100));
+        assert!(PaymentEvent::parse(long.as_bytes()).is_ok());
     }
 }

@@ -22,18 +22,21 @@ pub(crate) fn apply_event(
     effect: EventEffect,
     at: i64,
 ) -> Result<Option<Order>> {
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO webhook_events (event_id, kind, order_id, processed_at)
-             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (event_id) DO NOTHING",
-        )
-        .db()?
-        .execute(params![event.id.as_str(), event.kind, event.order_id, at])
-        .db()?;
-    if inserted == 0 {
-        return Err(Error::EventAlreadyProcessed {
-            event_id: event.id.as_str().to_owned(),
-        });
+    // The body key too, when there is one: in the same savepoint, so both or neither.
+    for key in std::iter::once(&event.id).chain(&event.body_key) {
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO webhook_events (event_id, kind, order_id, processed_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (event_id) DO NOTHING",
+            )
+            .db()?
+            .execute(params![key.as_str(), event.kind, event.order_id, at])
+            .db()?;
+        if inserted == 0 {
+            return Err(Error::EventAlreadyProcessed {
+                event_id: key.as_str().to_owned(),
+            });
+        }
     }
     match effect {
         EventEffect::RecordOnly => Ok(None),
