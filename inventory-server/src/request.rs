@@ -64,9 +64,8 @@ impl Request {
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Err(FieldError::new(["body"], "Field required", "missing").into());
         }
-        serde_json::from_slice(&self.body).map_err(|e| {
-            FieldError::new(["body"], format!("JSON decode error: {e}"), "json_invalid").into()
-        })
+        // Strict: a duplicate key anywhere is a 422, never "the last one wins".
+        Ok(inventory_core::parse_json_body(&self.body)?)
     }
 
     /// The query's parameters, decoded (later repeats win).

@@ -201,6 +201,7 @@ fn redact_key_values(text: &str) -> String {
         let skipped = after.len() - 1 - value.len();
         let end = value_end(value);
         if is_secret_parameter(name) {
+            out.push_str(&after[1..1 + skipped]);
             out.push_str("***");
         } else {
             out.push_str(&after[1..1 + skipped + end]);
@@ -557,5 +558,90 @@ mod tests {
         ]));
         let dbg = format!("{:?}", s.expect("valid"));
         assert!(!dbg.contains("pw") && !dbg.contains("\"s\""), "{dbg}");
+    }
+
+    #[test]
+    fn every_secret_of_a_database_url_is_redacted() {
+        for (url, redacted) in [
+            (
+                "postgres://u@h/db?password=pw&sslmode=require",
+                "postgres://u@h/db?password=***&sslmode=require",
+            ),
+            (
+                "postgresql://h/db?sslmode=require&PASSWORD=pw",
+                "postgresql://h/db?sslmode=require&PASSWORD=***",
+            ),
+            (
+                "postgres://u:pw1@h/db?sslpassword=pw2&passfile=/x/.pgpass&application_name=a",
+                "postgres://u:***@h/db?sslpassword=***&passfile=***&application_name=a",
+            ),
+            // A percent-encoded name is still the parameter tokio-postgres reads.
+            (
+                "postgres://h/db?pass%77ord=pw",
+                "postgres://h/db?pass%77ord=***",
+            ),
+            // An `@` in the query: the userinfo ends at the first one, as tokio-postgres reads.
+            (
+                "postgres://u@h/db?password=a@b",
+                "postgres://u@h/db?password=***",
+            ),
+            ("sqlite://inventory.db", "sqlite://inventory.db"),
+            (
+                "host=db user=u password=pw dbname=x",
+                "host=db user=u password=*** dbname=x",
+            ),
+            (
+                "host=db password = 'p w\\' x' sslpassword=k port=5432",
+                "host=db password = *** sslpassword=*** port=5432",
+            ),
+        ] {
+            assert_eq!(redact_url(url), redacted, "{url}");
+        }
+        let e = Settings::from_vars(vars(&[("DATABASE_URL", "mysql://u@h/x?password=pw")]))
+            .expect_err("invalid");
+        assert!(!e.to_string().contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn webhook_secrets_are_split_on_commas_and_never_trimmed() {
+        assert_eq!(webhook_secrets("one"), Ok(vec!["one"]));
+        assert_eq!(webhook_secrets("a b,c=d"), Ok(vec!["a b", "c=d"]));
+        for bad in [" a", "a ", "a,,b", "a, b", "a,", ",", "\ta"] {
+            assert!(webhook_secrets(bad).is_err(), "{bad:?}");
+        }
+        let e =
+            Settings::from_vars(vars(&[("WEBHOOK_SECRET", "s3cret, other")])).expect_err("padded");
+        assert_eq!(e.variable, "WEBHOOK_SECRET");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn connection_limits() {
+        let s = Settings::from_vars(HashMap::new()).expect("defaults");
+        assert_eq!(s.header_read_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(s.idle_timeout, std::time::Duration::from_secs(75));
+        assert_eq!(s.body_read_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(s.max_connections, 1024);
+        let s = Settings::from_vars(vars(&[
+            ("HEADER_READ_TIMEOUT", "5s"),
+            ("IDLE_TIMEOUT", "2m"),
+            ("BODY_READ_TIMEOUT", "1m"),
+            ("MAX_CONNECTIONS", "64"),
+        ]))
+        .expect("valid");
+        assert_eq!(s.header_read_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(s.idle_timeout, std::time::Duration::from_secs(120));
+        assert_eq!(s.body_read_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(s.max_connections, 64);
+        for (k, v) in [
+            ("HEADER_READ_TIMEOUT", "0"),
+            ("IDLE_TIMEOUT", "soon"),
+            ("BODY_READ_TIMEOUT", "-1s"),
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS", "lots"),
+        ] {
+            let e = Settings::from_vars(vars(&[(k, v)])).expect_err("invalid");
+            assert_eq!(e.variable, k);
+        }
     }
 }
