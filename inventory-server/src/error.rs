@@ -241,6 +241,24 @@ pub fn core_kind(e: &CoreError) -> &'static str {
     }
 }
 
+/// The 503 detail when the database's disk refuses writes (full, read-only, failing).
+pub const STORAGE_UNAVAILABLE: &str =
+    "Storage full or read-only: the change was not made; reads still work, retry writes later";
+
+/// Whether an SQLite store said its disk refused the write, anywhere in the error's causes.
+fn storage_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<inventory_store_sqlite::SqliteError>()
+            .is_some_and(inventory_store_sqlite::SqliteError::is_storage_failure)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 fn cents_json(cents: i64) -> Value {
     // Exact decimal text as a JSON number (serde_json keeps it with `arbitrary_precision`).
     let text = format!("{}.{:02}", cents / 100, (cents % 100).abs());
@@ -338,6 +356,14 @@ fn core_response(e: CoreError) -> Response {
             StatusCode::CONFLICT,
             json!({"error": "Order expired", "order_id": id, "message": e.to_string()}),
         ),
+        CoreError::Unavailable(source) if storage_failure(source.as_ref()) => {
+            // Not the client's doing, and not passing by itself: the operator must act.
+            tracing::error!(error = %source, "the database's disk refuses writes");
+            let mut r = detail(StatusCode::SERVICE_UNAVAILABLE, json!(STORAGE_UNAVAILABLE));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+            r
+        }
         CoreError::Unavailable(source) => {
             tracing::warn!(error = %source, "database unavailable");
             let mut r = detail(
