@@ -110,9 +110,20 @@ fn detail(status: StatusCode, detail: Value) -> Response {
     json_response(status, &json!({ "detail": detail }))
 }
 
+/// `detail.error` of a forbidden status move.
+pub const TRANSITION_ERROR: &str = "Invalid status transition";
+/// `detail.error` of an order for more than the stock.
+pub const INSUFFICIENT_STOCK: &str = "Insufficient stock";
+/// `detail.error` of a webhook event already processed.
+pub const EVENT_REPLAYED: &str = "Event already processed";
+/// `detail.error` of a payment whose amount is not the order's total.
+pub const AMOUNT_MISMATCH: &str = "Amount mismatch";
+/// `detail.error` of a payment for an order that expired.
+pub const ORDER_EXPIRED: &str = "Order expired";
+
 fn transition_body(from: impl std::fmt::Display, to: impl std::fmt::Display) -> Value {
     json!({
-        "error": "Invalid status transition",
+        "error": TRANSITION_ERROR,
         "current_status": from.to_string(),
         "requested_status": to.to_string(),
         "message": format!("Cannot transition from {from} to {to}"),
@@ -241,6 +252,12 @@ pub fn core_kind(e: &CoreError) -> &'static str {
     }
 }
 
+/// Whether a validation error is the stores' refusal of a stock change above
+/// [`inventory_core::MAX_STOCK`].
+fn is_stock_above_maximum(errors: &ValidationErrors) -> bool {
+    matches!(CoreError::stock_above_maximum(), CoreError::Validation(e) if e == *errors)
+}
+
 /// The 503 detail when the database's disk refuses writes (full, read-only, failing).
 pub const STORAGE_UNAVAILABLE: &str =
     "Storage full or read-only: the change was not made; reads still work, retry writes later";
@@ -269,6 +286,14 @@ fn cents_json(cents: i64) -> Value {
 
 fn core_response(e: CoreError) -> Response {
     match e {
+        // Valid input that the current stock cannot take: a conflict, as below zero is.
+        CoreError::Validation(errors) if is_stock_above_maximum(&errors) => detail(
+            StatusCode::CONFLICT,
+            json!(format!(
+                "The stock would exceed its maximum of {}",
+                inventory_core::MAX_STOCK
+            )),
+        ),
         CoreError::Validation(errors) => {
             json_response(StatusCode::UNPROCESSABLE_ENTITY, &validation_body(&errors))
         }
@@ -289,7 +314,7 @@ fn core_response(e: CoreError) -> Response {
         } => detail(
             StatusCode::CONFLICT,
             json!({
-                "error": "Insufficient stock",
+                "error": INSUFFICIENT_STOCK,
                 "requested": requested,
                 "available": available,
                 "product_id": product_id,
@@ -319,7 +344,7 @@ fn core_response(e: CoreError) -> Response {
         CoreError::EventAlreadyProcessed { event_id } => detail(
             StatusCode::BAD_REQUEST,
             json!({
-                "error": "Event already processed",
+                "error": EVENT_REPLAYED,
                 "event_id": event_id,
                 "message": "This webhook event has already been processed",
             }),
@@ -331,7 +356,7 @@ fn core_response(e: CoreError) -> Response {
         } => detail(
             StatusCode::CONFLICT,
             json!({
-                "error": "Amount mismatch",
+                "error": AMOUNT_MISMATCH,
                 "order_id": order_id,
                 "expected": cents_json(expected_cents),
                 "received": cents_json(received_cents),
@@ -354,7 +379,7 @@ fn core_response(e: CoreError) -> Response {
         }
         e @ CoreError::OrderExpired { id } => detail(
             StatusCode::CONFLICT,
-            json!({"error": "Order expired", "order_id": id, "message": e.to_string()}),
+            json!({"error": ORDER_EXPIRED, "order_id": id, "message": e.to_string()}),
         ),
         CoreError::Unavailable(source) if storage_failure(source.as_ref()) => {
             // Not the client's doing, and not passing by itself: the operator must act.

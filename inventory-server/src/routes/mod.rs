@@ -108,16 +108,33 @@ fn next_link(path: &str, params: &[(&str, String)], last_id: i64, limit: u32) ->
     format!("<{path}?{}>; rel=\"next\"", q.finish())
 }
 
-/// The answer to an idempotent create: 201 with the new row, or the stored answer replayed
-/// with `Idempotent-Replayed: true`.
-fn created<T: serde::Serialize>(result: inventory_core::Idempotent<T>) -> Response {
+/// The answer to an idempotent create: 201 with the new row and its `Location` (under
+/// `collection`), or the stored answer replayed with `Idempotent-Replayed: true`.
+fn created<T: serde::Serialize>(
+    result: inventory_core::Idempotent<T>,
+    collection: &str,
+) -> Response {
     use warp::http::{HeaderValue, StatusCode, header};
+    let location = |body: &serde_json::Value| {
+        body["id"]
+            .as_i64()
+            .and_then(|id| HeaderValue::from_str(&format!("{collection}/{id}")).ok())
+    };
     match result {
         inventory_core::Idempotent::Created(value) => {
-            crate::error::json_response(StatusCode::CREATED, &value)
+            let body = serde_json::to_value(&value).unwrap_or_default();
+            let mut r = crate::error::json_response(StatusCode::CREATED, &body);
+            if let Some(v) = location(&body) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
         }
         inventory_core::Idempotent::Replayed(stored) => {
+            let body = serde_json::from_slice(&stored.body).unwrap_or_default();
             let mut r = Response::new(stored.body.into());
+            if let Some(v) = location(&body) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
             *r.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CREATED);
             r.headers_mut().insert(
                 header::CONTENT_TYPE,

@@ -54,7 +54,7 @@ pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, 
             if matches!(result, Idempotent::Created(_)) {
                 metrics::counter!("orders_placed_total").increment(1);
             }
-            Ok(created(result))
+            Ok(created(result, "/orders"))
         }
         Err(e @ Error::InsufficientStock { .. }) => {
             metrics::counter!("stock_outs_total").increment(1);

@@ -37,7 +37,7 @@ pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, 
         Some(key) => inv.create_product_idempotent(product, &key).await?,
         None => Idempotent::Created(inv.create_product(product).await?),
     };
-    Ok(created(result))
+    Ok(created(result, "/products"))
 }
 
 pub(super) async fn get(state: &AppState, id: &str) -> Result<Response, ApiError> {

@@ -57,6 +57,7 @@ mod idempotency;
 mod ledger;
 mod logs;
 mod openapi_security;
+mod openapi_truth;
 mod operations;
 mod orders;
 mod outage;
