@@ -59,7 +59,7 @@ pub use order::{NewOrder, Order, OrderFilter, Page, Quantity, status_update_from
 pub use product::{MAX_STOCK, NewProduct, Product, ProductName, ProductPatch, Sku};
 pub use status::{InvalidTransition, OrderStatus, Transition};
 pub use store::{EventEffect, EventRecord, Store};
-pub use validation::{FieldError, ValidationErrors};
+pub use validation::{FieldError, ValidationErrors, integer_text};
 pub use webhook::{
     EventId, HeaderLookup, MAX_EVENT_ID_LEN, PAYMENT_SUCCEEDED, PaymentEvent, SchemeVerifier,
     WEBHOOK_TOLERANCE_SECS, WebhookConfigError, WebhookScheme, WebhookVerifier,

@@ -173,10 +173,16 @@ pub(crate) fn string(v: &Value) -> Result<&str, Refusal> {
         .ok_or_else(|| ("Input should be a valid string".into(), "string_type"))
 }
 
-/// The integer a JSON number's text denotes exactly, if it denotes one that fits an `i64`: `3`,
-/// `-12`, and as JSON Schema counts integers (and pydantic reads them), `3.0` and `1.5e3` too;
-/// never `3.5`, never a rounding.
-fn integer_text(text: &str) -> Option<i64> {
+/// The integer a number's text denotes exactly, if it denotes one that fits an `i64`: `3`,
+/// `-12`, and as JSON Schema counts integers, `3.0` and `1.5e3` too; never `3.5`, never a
+/// rounding. The rule for JSON numbers, and for integer query and path parameters alike.
+///
+/// ```
+/// use inventory_core::integer_text;
+/// assert_eq!(integer_text("1040.0"), Some(1040));
+/// assert_eq!(integer_text("3.5"), None);
+/// ```
+pub fn integer_text(text: &str) -> Option<i64> {
     if let Ok(n) = text.parse::<i64>() {
         return Some(n);
     }

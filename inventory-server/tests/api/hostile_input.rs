@@ -170,6 +170,13 @@ async fn duplicate_keys_are_422_at_any_depth(app: TestApp) {
     assert_eq!(app.order_status(order).await, "PENDING");
     let reply = app.webhook(&body, Some("bad"), Some("evt-dup")).await;
     reply.assert_detail(401, json!("Invalid webhook signature"));
+    // A query parameter sent twice is as ambiguous as a key twice; a padded one is no integer.
+    let reply = app.get("/products?limit=1&limit=1000").await;
+    assert_validation_error(&reply, &[&["query", "limit"]]);
+    let reply = app.get("/orders?status=PAID&status=PENDING").await;
+    assert_validation_error(&reply, &[&["query", "status"]]);
+    let reply = app.get("/products?skip=5%C2%85").await;
+    assert_validation_error(&reply, &[&["query", "skip"]]);
 }
 
 async fn long_error_lists_are_capped(app: TestApp) {
