@@ -5,7 +5,7 @@
 //!   serializes;
 //! - everything a client is refused for — request bodies with their bounds and patterns,
 //!   query, path and header parameters, and every error answer of every route — is built in
-//!   [`schemas`] and [`operations`] from the constants and character rules the core validates
+//!   [`schemas`] and `operations` from the constants and character rules the core validates
 //!   with, and from the error table of the pipeline.
 //!
 //! `tests/api/operations.rs` checks the paths against the router's table; `.ci/run` runs
@@ -242,7 +242,7 @@ fn doc_redoc() {}
 struct ApiDoc;
 
 /// The document: the derived part, then the API key security, the request bodies, parameters
-/// and every error answer (see [`operations`]).
+/// and every error answer (see `operations.rs`).
 pub fn document() -> Value {
     use utoipa::openapi::security::{
         ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
