@@ -114,9 +114,40 @@ impl Mounted {
         self.loop_device.as_deref().expect("a loop device")
     }
 
+    /// The processes with a file open under the mount point (for a failure message).
+    fn holders(&self) -> Vec<String> {
+        let point = self.point();
+        let mut found = Vec::new();
+        let Ok(processes) = std::fs::read_dir("/proc") else {
+            return found;
+        };
+        for process in processes.flatten() {
+            let Ok(fds) = std::fs::read_dir(process.path().join("fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                if std::fs::read_link(fd.path()).is_ok_and(|target| target.starts_with(point)) {
+                    let comm =
+                        std::fs::read_to_string(process.path().join("comm")).unwrap_or_default();
+                    found.push(format!("{:?} {}", process.file_name(), comm.trim()));
+                }
+            }
+        }
+        found
+    }
+
     /// Unmounts, repairs and mounts the image again (after the kernel made it read-only).
     fn repair(&self) {
-        must("umount", &[self.point_str()]);
+        // The server has closed its files; a process another test forks meanwhile can hold a
+        // copy of them until it execs, so an unmount may find the mount busy for a moment: it is
+        // retried against a deadline, naming the holders if it never succeeds.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while let Err(e) = run("umount", &[self.point_str()]) {
+            if std::time::Instant::now() > deadline {
+                panic!("{e}; files open there: {:?}", self.holders());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         // e2fsck exits 1 when it fixed something: that is the point here.
         let _ = run("e2fsck", &["-f", "-y", self.device()]);
         must(
