@@ -21,10 +21,14 @@ pub struct IdempotencyKey {
 }
 
 impl IdempotencyKey {
+    /// The longest key accepted, in (visible ASCII) characters.
+    pub const MAX_LEN: usize = 255;
+
     const RULE: TextRule = TextRule {
-        max: 255,
+        max: Self::MAX_LEN,
         whitespace: false,
         ascii: true,
+        invisible: false,
     };
 
     /// A key for `scope` (such as `POST /orders`) and the exact request body bytes, honoured

@@ -16,7 +16,9 @@ use crate::status::{InvalidTransition, OrderStatus, StatusChange};
 use crate::store::{EventEffect, EventRecord, Store};
 use crate::text::TextError;
 use crate::units::Stock;
-use crate::webhook::{EventId, HeaderLookup, PAYMENT_SUCCEEDED, PaymentEvent, SchemeVerifier};
+use crate::webhook::{
+    EventId, HeaderLookup, PAYMENT_SUCCEEDED, PaymentEvent, SchemeVerifier, WebhookScheme,
+};
 
 /// How many times a compare-and-set lost to a concurrent change is retried. The status machine
 /// has no cycles, so an order can change at most twice; a few retries always settle.
@@ -481,14 +483,23 @@ impl<S: Store> Inventory<S> {
             Some(id) => id,
             None => EventId::from_body(body),
         };
-        if self.store.event_processed(&id).await? {
-            return Err(Error::EventAlreadyProcessed {
-                event_id: id.as_str().to_owned(),
-            });
+        // Without a signed id, the body's hash is a key too: a captured body replayed under a
+        // fresh `X-Event-Id` is still the same event.
+        let body_key = match verifier.scheme() {
+            WebhookScheme::Hex | WebhookScheme::Stripe => {
+                Some(EventId::from_body(body)).filter(|hash| *hash != id)
+            }
+            WebhookScheme::Standard => None,
+        };
+        for key in std::iter::once(&id).chain(&body_key) {
+            if self.store.event_processed(key).await? {
+                return Err(EventRecord::already_processed(key));
+            }
         }
         let event = PaymentEvent::parse(body)?;
         let record = EventRecord {
             id,
+            body_key,
             kind: event.event.clone(),
             order_id: event.order_id,
         };

@@ -37,6 +37,7 @@ mod error;
 mod history;
 pub mod idempotency;
 mod inventory;
+mod json;
 mod ledger;
 mod memory;
 mod money;
@@ -56,6 +57,7 @@ pub mod testing;
 pub use error::{BoxError, Error, Result};
 pub use history::{ChangeSource, OrderEvent};
 pub use inventory::{InvariantViolation, Inventory, WebhookOutcome};
+pub use json::parse_json_body;
 pub use ledger::{Adjustment, MovementKind, StockMovement};
 pub use memory::MemoryStore;
 pub use money::{Amount, MAX_CENTS, Money, MoneyError};
@@ -65,7 +67,7 @@ pub use status::{InvalidTransition, OrderStatus, StatusChange, Transition, Unkno
 pub use store::Store;
 pub use text::{Reason, TextError};
 pub use units::{MAX_STOCK, Quantity, RangeError, Stock, StockDelta};
-pub use validation::ValidationErrors;
+pub use validation::{ValidationErrors, integer_text};
 
 /// The names most programs need, in one `use inventory_core::prelude::*;`.
 pub mod prelude {

@@ -416,8 +416,10 @@ impl Store for MemoryStore {
         at: OffsetDateTime,
     ) -> Result<Option<Order>> {
         let mut s = self.lock();
-        if s.events.contains(event.id.as_str()) {
-            return Err(event.already_processed());
+        for key in event.keys() {
+            if s.events.contains(key.as_str()) {
+                return Err(EventRecord::already_processed(key));
+            }
         }
         let order = match effect {
             EventEffect::RecordOnly => None,
@@ -425,7 +427,9 @@ impl Store for MemoryStore {
                 Some(s.change_status(*order_id, change, at)?)
             }
         };
-        s.events.insert(event.id.as_str().to_owned());
+        for key in event.keys() {
+            s.events.insert(key.as_str().to_owned());
+        }
         Ok(order)
     }
 

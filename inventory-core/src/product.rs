@@ -10,24 +10,40 @@ use crate::text::{TextError, TextRule};
 use crate::units::Stock;
 use crate::validation::{self, BodyReader, Problem, ValidationErrors};
 
-/// A stock-keeping unit: 1–64 characters, no whitespace, no control characters.
+/// A stock-keeping unit: 1–64 characters, no whitespace, no control characters, no format
+/// characters.
+///
+/// Format characters (Unicode general category Cf: zero-width space U+200B, the bidirectional
+/// overrides U+202A–U+202E, the byte-order mark U+FEFF, ...) are invisible or reorder what is
+/// shown, so two SKUs that look the same could otherwise both exist.
 ///
 /// ```
 /// use inventory_core::Sku;
 /// assert!(Sku::parse("PROD-001").is_ok());
 /// assert!(Sku::parse("has space").is_err());
 /// assert!(Sku::parse("").is_err());
+/// assert!(Sku::parse("PROD\u{200B}-001").is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Sku(String);
 
 impl Sku {
+    /// The most characters a SKU may have.
+    pub const MAX_CHARS: usize = 64;
+
     const RULE: TextRule = TextRule {
-        max: 64,
+        max: Self::MAX_CHARS,
         whitespace: false,
         ascii: false,
+        invisible: false,
     };
+
+    /// Whether `c` may appear in a SKU: not whitespace, not a control character (Cc), not a
+    /// format character (Cf).
+    pub fn is_allowed_char(c: char) -> bool {
+        Self::RULE.allows(c)
+    }
 
     /// Checks and wraps a SKU.
     pub fn parse(s: &str) -> Result<Sku, TextError> {
@@ -58,10 +74,14 @@ impl<'de> Deserialize<'de> for Sku {
 pub struct ProductName(String);
 
 impl ProductName {
+    /// The most characters a name may have.
+    pub const MAX_CHARS: usize = 200;
+
     const RULE: TextRule = TextRule {
-        max: 200,
+        max: Self::MAX_CHARS,
         whitespace: true,
         ascii: false,
+        invisible: true,
     };
 
     /// Checks and wraps a name.
@@ -321,5 +341,38 @@ impl ProductPatch {
         };
         r.finish(PRODUCT_FIELDS, false)?;
         Ok(patch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skus_refuse_look_alike_characters() {
+        for (text, what) in [
+            ("PROD\u{200B}001", "zero-width space"),
+            ("\u{202E}100-DORP", "right-to-left override"),
+            ("\u{FEFF}PROD-001", "byte-order mark"),
+            ("PROD\u{00AD}001", "soft hyphen"),
+            ("PROD\u{E0041}", "tag character"),
+            ("PROD\u{0000}", "NUL"),
+            ("PROD\u{00A0}001", "no-break space"),
+        ] {
+            assert!(Sku::parse(text).is_err(), "{what} accepted in a SKU");
+        }
+        for text in ["PROD-001", "ÄÖÜ-ß", "商品-1", "a.b_c/d#1"] {
+            assert!(Sku::parse(text).is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_whitespace_and_control_character_is_refused() {
+        let refused = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace() || c.is_control())
+            .filter(|c| Sku::is_allowed_char(*c))
+            .count();
+        assert_eq!(refused, 0);
     }
 }

@@ -23,6 +23,11 @@ use crate::webhook::EventId;
 pub struct EventRecord {
     /// Its id, the key that makes it apply at most once.
     pub id: EventId,
+    /// A second key, recorded in the same step: with a scheme that does not sign the event id
+    /// (`hex`, `stripe`), the hash of the body ([`EventId::from_body`]), so a byte-identical
+    /// signed body applies at most once whatever id it carries. `None` when the id already is
+    /// the body's hash, or is signed.
+    pub body_key: Option<EventId>,
     /// Its type, e.g. `payment.succeeded`.
     pub kind: String,
     /// The order it concerns, if any.
@@ -30,11 +35,21 @@ pub struct EventRecord {
 }
 
 impl EventRecord {
-    /// The refusal of an event whose id is already recorded: the de-duplication rule's answer,
-    /// the same from every store.
-    pub fn already_processed(&self) -> Error {
+    /// The keys a store records for this event, all in the step that applies it: the id, and the
+    /// body key when there is one. Sorted, so that two deliveries holding each other's keys wait
+    /// on one another instead of deadlocking where the backend locks rows.
+    pub fn keys(&self) -> Vec<&EventId> {
+        let mut keys: Vec<&EventId> = std::iter::once(&self.id).chain(&self.body_key).collect();
+        keys.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        keys.dedup();
+        keys
+    }
+
+    /// The refusal of this event because `key` (one of [`EventRecord::keys`]) is already
+    /// recorded: the de-duplication rule's answer, the same from every store.
+    pub fn already_processed(key: &EventId) -> Error {
         Error::EventAlreadyProcessed {
-            event_id: self.id.as_str().to_owned(),
+            event_id: key.as_str().to_owned(),
         }
     }
 }
@@ -173,10 +188,11 @@ pub trait Store: Send + Sync + 'static {
     /// Whether an event id has been recorded (a fast early answer; [`Store::apply_event`] decides).
     async fn event_processed(&self, id: &EventId) -> Result<bool>;
 
-    /// Records the event and applies its effect in one atomic step. An id already recorded is
-    /// [`EventRecord::already_processed`]; a failed effect (e.g. a lost compare-and-set) records
-    /// nothing, so the sender's retry can still succeed. Returns the order after a status
-    /// change.
+    /// Records the event and applies its effect in one atomic step. Each of
+    /// [`EventRecord::keys`] is recorded; one already recorded (as an id or a body key) is
+    /// [`EventRecord::already_processed`] for that key. A failed effect (e.g. a lost
+    /// compare-and-set) records nothing, so the sender's retry can still succeed. Returns the
+    /// order after a status change.
     async fn apply_event(
         &self,
         event: &EventRecord,

@@ -23,6 +23,10 @@ pub enum TextError {
     /// Contains a control character (NUL, newline, escape, …), which no backend stores alike.
     #[error("must not contain control characters")]
     Control,
+    /// Contains an invisible format character (Unicode category Cf: zero-width space,
+    /// bidirectional overrides, byte-order mark, ...) where two texts must not look alike.
+    #[error("must not contain whitespace, control or invisible format characters")]
+    Invisible,
     /// Contains a character outside visible ASCII, where only that is allowed.
     #[error("must be visible ASCII characters")]
     NotVisibleAscii,
@@ -37,6 +41,40 @@ pub(crate) struct TextRule {
     pub(crate) whitespace: bool,
     /// Whether only visible ASCII is allowed (identifiers sent in headers).
     pub(crate) ascii: bool,
+    /// Whether invisible format characters are fine (in prose, a zero-width joiner builds an
+    /// emoji; in an identifier it makes a look-alike).
+    pub(crate) invisible: bool,
+}
+
+/// Unicode 16.0 general category Cf (format), as in `regex-syntax`'s tables.
+const FORMAT_CHARACTERS: &[(char, char)] = &[
+    ('\u{ad}', '\u{ad}'),
+    ('\u{600}', '\u{605}'),
+    ('\u{61c}', '\u{61c}'),
+    ('\u{6dd}', '\u{6dd}'),
+    ('\u{70f}', '\u{70f}'),
+    ('\u{890}', '\u{891}'),
+    ('\u{8e2}', '\u{8e2}'),
+    ('\u{180e}', '\u{180e}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{202a}', '\u{202e}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206f}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{fff9}', '\u{fffb}'),
+    ('\u{110bd}', '\u{110bd}'),
+    ('\u{110cd}', '\u{110cd}'),
+    ('\u{13430}', '\u{1343f}'),
+    ('\u{1bca0}', '\u{1bca3}'),
+    ('\u{1d173}', '\u{1d17a}'),
+    ('\u{e0001}', '\u{e0001}'),
+    ('\u{e0020}', '\u{e007f}'),
+];
+
+fn is_format(c: char) -> bool {
+    FORMAT_CHARACTERS
+        .iter()
+        .any(|&(low, high)| (low..=high).contains(&c))
 }
 
 impl TextRule {
@@ -57,7 +95,19 @@ impl TextRule {
         if !self.whitespace && s.chars().any(char::is_whitespace) {
             return Err(TextError::Whitespace);
         }
+        if !self.invisible && s.chars().any(is_format) {
+            return Err(TextError::Invisible);
+        }
         Ok(())
+    }
+
+    /// Whether `c` may appear anywhere in such a text (the rule per character, which the
+    /// OpenAPI patterns are built from; emptiness and length are checked on the whole).
+    pub(crate) fn allows(self, c: char) -> bool {
+        !(c.is_control()
+            || (self.ascii && !c.is_ascii_graphic())
+            || (!self.whitespace && c.is_whitespace())
+            || (!self.invisible && is_format(c)))
     }
 
     /// Checks `s` and keeps a copy.
@@ -78,11 +128,15 @@ impl TextRule {
 pub struct Reason(String);
 
 impl Reason {
+    /// The most characters a reason may have.
+    pub const MAX_CHARS: usize = 200;
+
     /// The rule a reason keeps.
     pub(crate) const RULE: TextRule = TextRule {
-        max: 200,
+        max: Self::MAX_CHARS,
         whitespace: true,
         ascii: false,
+        invisible: true,
     };
 
     /// Checks and wraps a reason.

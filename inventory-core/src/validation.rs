@@ -69,6 +69,10 @@ pub enum Problem {
     /// The input is not JSON at all.
     #[error("JSON decode error: {0}")]
     NotJson(String),
+    /// A key that appears twice in one JSON object (the last one would otherwise win, and two
+    /// parsers may disagree on which is meant).
+    #[error("Duplicate key '{0}' in a JSON object")]
+    DuplicateKey(String),
     /// The value has the wrong JSON type.
     #[error("Input should be a valid {0}")]
     WrongType(JsonType),
@@ -260,10 +264,11 @@ pub(crate) fn string(v: &Value) -> Result<&str, Problem> {
     v.as_str().ok_or(Problem::WrongType(JsonType::String))
 }
 
-/// A JSON integer (floats such as `3.5`, strings and booleans refused).
+/// A JSON integer: an integral number such as `3.0` counts, as in JSON Schema; `3.5`, strings
+/// and booleans are refused.
 pub(crate) fn integer(v: &Value) -> Result<i64, Problem> {
     v.as_number()
-        .and_then(serde_json::Number::as_i64)
+        .and_then(|n| integer_text(&n.to_string()))
         .ok_or(Problem::WrongType(JsonType::Integer))
 }
 
@@ -273,6 +278,66 @@ pub(crate) fn count<T>(
     new: impl FnOnce(i64) -> Result<T, RangeError>,
 ) -> Result<T, Problem> {
     Ok(new(integer(v)?)?)
+}
+
+/// The integer a number's text denotes exactly, if it denotes one that fits an `i64`: `3`,
+/// `-12`, and as JSON Schema counts integers, `3.0` and `1.5e3` too; never `3.5`, never a
+/// rounding. The rule for JSON numbers, and for integer query and path parameters alike.
+///
+/// ```
+/// use inventory_core::integer_text;
+/// assert_eq!(integer_text("1040.0"), Some(1040));
+/// assert_eq!(integer_text("3.5"), None);
+/// ```
+pub fn integer_text(text: &str) -> Option<i64> {
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(n);
+    }
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.strip_prefix('+').unwrap_or(e).parse::<i32>().ok()?),
+        None => (body, 0),
+    };
+    let (int_part, frac_part) = match mantissa.split_once('.') {
+        Some((_, "")) => return None,
+        Some(parts) => parts,
+        None => (mantissa, ""),
+    };
+    let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int_part.is_empty() || !digits_only(int_part) || !digits_only(frac_part) {
+        return None;
+    }
+    let digits = format!("{int_part}{frac_part}");
+    let digits = digits.trim_start_matches('0');
+    // The value is digits × 10^scale.
+    let scale = i64::from(exponent) - frac_part.len() as i64;
+    let (digits, scale) = if scale < 0 {
+        let cut = usize::try_from(-scale).ok()?;
+        if cut > digits.len() {
+            return digits.bytes().all(|b| b == b'0').then_some(0);
+        }
+        let (kept, dropped) = digits.split_at(digits.len() - cut);
+        if !dropped.bytes().all(|b| b == b'0') {
+            return None;
+        }
+        (kept, 0)
+    } else {
+        (digits, scale)
+    };
+    if digits.is_empty() {
+        return Some(0);
+    }
+    if digits.len() as i64 + scale > 19 {
+        return None;
+    }
+    let mut value: i128 = digits.parse().ok()?;
+    for _ in 0..scale {
+        value = value.checked_mul(10)?;
+    }
+    i64::try_from(if negative { -value } else { value }).ok()
 }
 
 /// The text of a JSON number, exactly as sent.
@@ -287,4 +352,38 @@ pub(crate) fn number_text(v: &Value) -> Result<String, Problem> {
 /// as a validation error rather than panic on client input.
 pub(crate) fn internal_inconsistency() -> ValidationErrors {
     ValidationErrors::single(FieldError::new(Vec::new(), Problem::NotAnObject))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::integer_text;
+
+    #[test]
+    fn integral_numbers_are_integers_exactly() {
+        for (text, value) in [
+            ("3", Some(3)),
+            ("-7", Some(-7)),
+            ("1040.0", Some(1040)),
+            ("1040.000", Some(1040)),
+            ("1.5e3", Some(1500)),
+            ("15E+2", Some(1500)),
+            ("1000e-3", Some(1)),
+            ("1500e-3", None),
+            ("0.0", Some(0)),
+            ("-0", Some(0)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("9223372036854775808", None),
+            ("3.5", None),
+            ("1e-1", None),
+            ("1e19", None),
+            ("1e999999999", None),
+            ("12.3e1", Some(123)),
+            ("", None),
+            (".5", None),
+            ("1.", None),
+        ] {
+            assert_eq!(integer_text(text), value, "{text}");
+        }
+    }
 }

@@ -50,10 +50,7 @@ impl ApiKeys {
         let presented = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(bearer_token)
             .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
         let Some(key) = presented else { return false };
         let d = digest(key.trim());
@@ -63,6 +60,15 @@ impl ApiKeys {
             .fold(subtle::Choice::from(0), |acc, k| acc | k.ct_eq(&d))
             .into()
     }
+}
+
+/// The token of `Bearer <token>`: the scheme matched case-insensitively (RFC 9110 §11.1), one
+/// or more spaces after it.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start())
 }
 
 #[cfg(test)]
@@ -82,6 +88,11 @@ mod tests {
     fn accepts_any_configured_key_in_either_header() {
         let keys = ApiKeys::new(&["old-key-0123456789".into(), "new-key-0123456789".into()]);
         assert!(keys.accepts(&headers("authorization", "Bearer old-key-0123456789")));
+        for scheme in ["bearer", "BEARER", "bEaReR", "Bearer  "] {
+            let value = format!("{scheme} old-key-0123456789");
+            assert!(keys.accepts(&headers("authorization", &value)), "{value}");
+        }
+        assert!(!keys.accepts(&headers("authorization", "Bearerold-key-0123456789")));
         assert!(keys.accepts(&headers("x-api-key", "new-key-0123456789")));
         assert!(!keys.accepts(&headers("x-api-key", "new-key-012345678")));
         assert!(!keys.accepts(&headers("authorization", "Basic new-key-0123456789")));

@@ -43,6 +43,20 @@ pub enum ApiError {
     /// Reading the request failed midway (client went away).
     #[error("bad request body: {0}")]
     BadBody(String),
+    /// The body did not arrive within `BODY_READ_TIMEOUT`.
+    #[error("request body timeout")]
+    BodyTimeout,
+    /// The request target is not a path (`CONNECT host:port`, or `http://host` alone).
+    #[error("request target is not a path")]
+    BadRequestTarget,
+}
+
+/// The contract's 500: `{"detail": "Internal server error"}`; nothing internal leaks.
+pub fn internal_error() -> Response {
+    detail(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!("Internal server error"),
+    )
 }
 
 impl From<ValidationErrors> for ApiError {
@@ -76,9 +90,20 @@ fn detail(status: StatusCode, detail: Value) -> Response {
     json_response(status, &json!({ "detail": detail }))
 }
 
+/// `detail.error` of a forbidden status move.
+pub const TRANSITION_ERROR: &str = "Invalid status transition";
+/// `detail.error` of an order for more than the stock.
+pub const INSUFFICIENT_STOCK: &str = "Insufficient stock";
+/// `detail.error` of a webhook event already processed.
+pub const EVENT_REPLAYED: &str = "Event already processed";
+/// `detail.error` of a payment whose amount is not the order's total.
+pub const AMOUNT_MISMATCH: &str = "Amount mismatch";
+/// `detail.error` of a payment for an order that expired.
+pub const ORDER_EXPIRED: &str = "Order expired";
+
 fn transition_body(from: impl std::fmt::Display, to: impl std::fmt::Display) -> Value {
     json!({
-        "error": "Invalid status transition",
+        "error": TRANSITION_ERROR,
         "current_status": from.to_string(),
         "requested_status": to.to_string(),
         "message": format!("Cannot transition from {from} to {to}"),
@@ -96,6 +121,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::BadBody(_) => "bad_body",
+            ApiError::BodyTimeout => "body_timeout",
+            ApiError::BadRequestTarget => "bad_request_target",
             ApiError::Unauthorized => "unauthorized",
             ApiError::RateLimited(_) => "rate_limited",
         }
@@ -108,7 +135,12 @@ impl ApiError {
             ApiError::Invalid(items) => fastapi::response(&items),
             ApiError::MethodNotAllowed(methods) => {
                 let mut r = detail(StatusCode::METHOD_NOT_ALLOWED, json!("Method Not Allowed"));
-                if let Ok(v) = HeaderValue::from_str(&methods.join(", ")) {
+                // HEAD is answered wherever GET is (RFC 9110 §9.3.2).
+                let mut allow: Vec<&str> = methods.to_vec();
+                if allow.contains(&"GET") {
+                    allow.push("HEAD");
+                }
+                if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
                     r.headers_mut().insert(header::ALLOW, v);
                 }
                 r
@@ -129,6 +161,26 @@ impl ApiError {
                 json!("Unsupported media type: send Content-Type: application/json"),
             ),
             ApiError::BadBody(_) => detail(StatusCode::BAD_REQUEST, json!("Could not read body")),
+            ApiError::BodyTimeout => {
+                let mut r = detail(
+                    StatusCode::REQUEST_TIMEOUT,
+                    json!("Request body not received in time"),
+                );
+                // The rest of the body may still come: this connection cannot carry another
+                // request.
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                r
+            }
+            ApiError::BadRequestTarget => {
+                let mut r = detail(
+                    StatusCode::BAD_REQUEST,
+                    json!("The request target must be a path, such as /products"),
+                );
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                r
+            }
             ApiError::Unauthorized => {
                 let mut r = detail(
                     StatusCode::UNAUTHORIZED,
@@ -185,6 +237,24 @@ pub fn core_kind(e: &CoreError) -> &'static str {
     }
 }
 
+/// The 503 detail when the database's disk refuses writes (full, read-only, failing).
+pub const STORAGE_UNAVAILABLE: &str =
+    "Storage full or read-only: the change was not made; reads still work, retry writes later";
+
+/// Whether an SQLite store said its disk refused the write, anywhere in the error's causes.
+fn storage_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<inventory_store_sqlite::SqliteError>()
+            .is_some_and(inventory_store_sqlite::SqliteError::is_storage_failure)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 fn cents_json(cents: i64) -> Value {
     // Exact decimal text as a JSON number (serde_json keeps it with `arbitrary_precision`).
     let text = format!("{}.{:02}", cents / 100, (cents % 100).abs());
@@ -196,12 +266,15 @@ fn cents_json(cents: i64) -> Value {
 fn core_response(e: CoreError) -> Response {
     match e {
         CoreError::Validation(errors) => fastapi::response(&fastapi::body_errors(&errors)),
-        // The stock the body's `delta` would make is above the maximum: pydantic's `le`.
-        e @ CoreError::StockAboveMaximum { .. } => fastapi::response(&[Invalid::new(
-            ["body", "delta"],
-            e.to_string(),
-            "less_than_equal",
-        )]),
+        // Valid input (the schema allows the delta) that the current stock cannot take: a
+        // conflict, as going below zero is.
+        CoreError::StockAboveMaximum { .. } => detail(
+            StatusCode::CONFLICT,
+            json!(format!(
+                "The stock would exceed its maximum of {}",
+                inventory_core::MAX_STOCK
+            )),
+        ),
         CoreError::InvalidHeader { header, problem } => {
             fastapi::response(&[Invalid::header(&header, &problem)])
         }
@@ -222,7 +295,7 @@ fn core_response(e: CoreError) -> Response {
         } => detail(
             StatusCode::CONFLICT,
             json!({
-                "error": "Insufficient stock",
+                "error": INSUFFICIENT_STOCK,
                 "requested": requested.get(),
                 "available": available.get(),
                 "product_id": product_id,
@@ -252,7 +325,7 @@ fn core_response(e: CoreError) -> Response {
         CoreError::EventAlreadyProcessed { event_id } => detail(
             StatusCode::BAD_REQUEST,
             json!({
-                "error": "Event already processed",
+                "error": EVENT_REPLAYED,
                 "event_id": event_id,
                 "message": "This webhook event has already been processed",
             }),
@@ -264,7 +337,7 @@ fn core_response(e: CoreError) -> Response {
         } => detail(
             StatusCode::CONFLICT,
             json!({
-                "error": "Amount mismatch",
+                "error": AMOUNT_MISMATCH,
                 "order_id": order_id,
                 "expected": cents_json(expected.cents()),
                 "received": cents_json(received.cents()),
@@ -284,8 +357,16 @@ fn core_response(e: CoreError) -> Response {
         }
         e @ CoreError::OrderExpired { id } => detail(
             StatusCode::CONFLICT,
-            json!({"error": "Order expired", "order_id": id, "message": e.to_string()}),
+            json!({"error": ORDER_EXPIRED, "order_id": id, "message": e.to_string()}),
         ),
+        CoreError::Unavailable(source) if storage_failure(source.as_ref()) => {
+            // Not the client's doing, and not passing by itself: the operator must act.
+            tracing::error!(error = %source, "the database's disk refuses writes");
+            let mut r = detail(StatusCode::SERVICE_UNAVAILABLE, json!(STORAGE_UNAVAILABLE));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+            r
+        }
         CoreError::Unavailable(source) => {
             tracing::warn!(error = %source, "database unavailable");
             let mut r = detail(
@@ -298,10 +379,7 @@ fn core_response(e: CoreError) -> Response {
         }
         other => {
             tracing::error!(error = %other, "internal error");
-            detail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!("Internal server error"),
-            )
+            internal_error()
         }
     }
 }

@@ -108,13 +108,39 @@ pub fn body_errors(errors: &ValidationErrors) -> Vec<Invalid> {
     errors.errors().iter().map(Invalid::body).collect()
 }
 
-/// The 422 answer listing `items`.
+/// At most this many entries of a 422 list are sent; one more entry then says how many were
+/// left out, so a body of thousands of bad fields cannot make an answer many times its size.
+pub const MAX_LISTED_ERRORS: usize = 20;
+
+/// The 422 answer listing `items`: the first [`MAX_LISTED_ERRORS`], then (when there were more)
+/// `{"loc": [where, e.g. "body"], "msg": "N more errors not shown", "type": "too_many_errors"}`.
 pub fn response(items: &[Invalid]) -> Response {
     #[derive(Serialize)]
     struct Detail<'a> {
         detail: &'a [Invalid],
     }
-    crate::error::json_response(StatusCode::UNPROCESSABLE_ENTITY, &Detail { detail: items })
+    if items.len() <= MAX_LISTED_ERRORS {
+        return crate::error::json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &Detail { detail: items },
+        );
+    }
+    let rest = items.len() - MAX_LISTED_ERRORS;
+    let place = items[MAX_LISTED_ERRORS]
+        .loc
+        .first()
+        .cloned()
+        .unwrap_or_else(|| LocPart::from("body"));
+    let mut listed = items[..MAX_LISTED_ERRORS].to_vec();
+    listed.push(Invalid {
+        loc: vec![place],
+        msg: format!("{rest} more errors not shown"),
+        kind: "too_many_errors",
+    });
+    crate::error::json_response(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &Detail { detail: &listed },
+    )
 }
 
 /// Pydantic's `type` for a problem.
@@ -124,6 +150,7 @@ pub fn kind(problem: &Problem) -> &'static str {
         Problem::Unknown => "extra_forbidden",
         Problem::NotAnObject => "model_attributes_type",
         Problem::NotJson(_) => "json_invalid",
+        Problem::DuplicateKey(_) => "duplicate_key",
         Problem::WrongType(t) => json_type_kind(*t),
         Problem::Text(e) => text_kind(e),
         Problem::Range(e) => range_kind(e),

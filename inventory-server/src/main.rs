@@ -17,6 +17,7 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init_tracing(settings.log_format);
+    telemetry::install_panic_hook();
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => serve(settings).await,
         Some("check") => inventory_server::check::run(&settings).await,

@@ -29,11 +29,14 @@ impl ClientLimiter {
     }
 
     /// The client's address: the peer, or with `TRUST_PROXY` the last `X-Forwarded-For` entry
-    /// (the one our proxy appended; entries before it are the client's own claims).
+    /// across all its header lines (the one our proxy appended; every entry before it, in its
+    /// line or in earlier lines, is the client's own claim).
     pub fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
         if self.trust_proxy {
             let forwarded = headers
-                .get("x-forwarded-for")
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.rsplit(',').next())
                 .and_then(|ip| ip.trim().parse().ok());
@@ -91,5 +94,8 @@ mod tests {
         assert_eq!(trusted.client(Some(peer), &h), Some([2, 2, 2, 2].into()));
         let untrusted = ClientLimiter::new(1, 1, false).expect("on");
         assert_eq!(untrusted.client(Some(peer), &h), Some(peer.ip()));
+        // The client's own line first, the proxy's appended line last.
+        h.append("x-forwarded-for", "3.3.3.3".parse().expect("value"));
+        assert_eq!(trusted.client(Some(peer), &h), Some([3, 3, 3, 3].into()));
     }
 }

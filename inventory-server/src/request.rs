@@ -70,11 +70,11 @@ impl Request {
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Err(Invalid::whole_body(Problem::Missing).into());
         }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Invalid::whole_body(Problem::NotJson(e.to_string())).into())
+        // Strict: a duplicate key anywhere is a 422, never "the last one wins".
+        Ok(inventory_core::parse_json_body(&self.body)?)
     }
 
-    /// The query's parameters, decoded (later repeats win).
+    /// The query's parameters, decoded, in order.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
         form_urlencoded::parse(self.query.as_bytes())
             .into_owned()
@@ -84,7 +84,8 @@ impl Request {
 
 /// A path id: a positive integer, or 422 naming the parameter.
 pub fn path_id(segment: &str, name: &str) -> Result<i64, ApiError> {
-    segment.parse::<i64>().map_err(|_| {
+    // The integer rule of JSON bodies: `7.0` is 7 (as JSON Schema counts integers), `7.5` no id.
+    inventory_core::integer_text(segment).ok_or_else(|| {
         Invalid::new(
             ["path", name],
             "Input should be a valid integer, unable to parse string as an integer",
@@ -109,19 +110,27 @@ impl QueryReader {
         }
     }
 
-    fn raw(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+    /// The parameter's one value. Sent twice, it is ambiguous (which one would count?): an
+    /// error, as a duplicate JSON key is.
+    fn raw(&mut self, name: &str) -> Option<String> {
+        let mut values = self.pairs.iter().filter(|(k, _)| k == name);
+        let first = values.next()?.1.clone();
+        if values.next().is_some() {
+            return self.fail(
+                name,
+                "Sent more than once; send the parameter once",
+                "duplicate_parameter",
+            );
+        }
+        Some(first)
     }
 
-    /// An integer within `min ..= max`, or `None` when absent.
+    /// An integer within `min ..= max`, or `None` when absent. The text is read exactly (no
+    /// space around it).
     pub fn int(&mut self, name: &str, min: i64, max: i64) -> Option<i64> {
-        let raw = self.raw(name)?.to_owned();
-        match raw.trim().parse::<i64>() {
-            Err(_) => self.fail(
+        let raw = self.raw(name)?;
+        match inventory_core::integer_text(&raw).ok_or(()) {
+            Err(()) => self.fail(
                 name,
                 "Input should be a valid integer, unable to parse string as an integer",
                 "int_parsing",
@@ -145,7 +154,7 @@ impl QueryReader {
         kind: &'static str,
         parse: impl Fn(&str) -> Result<T, E>,
     ) -> Option<T> {
-        let raw = self.raw(name)?.to_owned();
+        let raw = self.raw(name)?;
         match parse(&raw) {
             Ok(v) => Some(v),
             Err(e) => self.fail(name, &e.to_string(), kind),

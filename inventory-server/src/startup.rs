@@ -1,23 +1,15 @@
-//! Building and running the application: store, engine, HTTP pipeline, graceful shutdown.
+//! Building and running the application: settings to store and engine, a bound listener,
+//! then serving the [pipeline](crate::pipeline) until [shutdown](crate::shutdown).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use bytes::Bytes;
 use inventory_core::Inventory;
 use inventory_store_postgres::{PostgresOptions, PostgresStore};
 use inventory_store_sqlite::SqliteStore;
 use tokio::sync::watch;
-use tracing::Instrument;
-use warp::Filter;
-use warp::http::{HeaderMap, HeaderValue, Method};
-use warp::reply::Response;
 
-use crate::error::ApiError;
-use crate::request::Request;
 use crate::settings::{DatabaseKind, Settings, database_kind, redact_url};
 use crate::state::{AppState, DynStore};
 
@@ -46,17 +38,6 @@ pub enum StartupError {
     },
 }
 
-/// Stops a running application gracefully: in-flight requests finish, then the store closes.
-#[derive(Debug, Clone)]
-pub struct ShutdownHandle(watch::Sender<bool>);
-
-impl ShutdownHandle {
-    /// Asks the server to stop.
-    pub fn shutdown(&self) {
-        let _ = self.0.send(true);
-    }
-}
-
 /// A bound, ready server.
 pub struct Application {
     port: u16,
@@ -64,6 +45,7 @@ pub struct Application {
     state: Arc<AppState>,
     stop: watch::Sender<bool>,
     order_ttl: Option<std::time::Duration>,
+    limits: crate::serve::ConnectionLimits,
 }
 
 fn to_time(d: std::time::Duration) -> inventory_core::time::Duration {
@@ -71,18 +53,14 @@ fn to_time(d: std::time::Duration) -> inventory_core::time::Duration {
 }
 
 /// The webhook verifier `WEBHOOK_SCHEME` and `WEBHOOK_SECRET` describe (several secrets,
-/// comma-separated, for rotation); `None` without a secret.
+/// comma-separated, for rotation, each used byte for byte); `None` without a secret.
 fn webhook_verifier(
     settings: &Settings,
 ) -> Result<Option<inventory_core::webhook::SchemeVerifier>, StartupError> {
     let Some(secret) = &settings.webhook_secret else {
         return Ok(None);
     };
-    let secrets: Vec<&str> = secret
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let secrets = crate::settings::webhook_secrets(secret).map_err(StartupError::Settings)?;
     inventory_core::webhook::SchemeVerifier::new(settings.webhook_scheme, &secrets)
         .map(Some)
         .map_err(|e| {
@@ -165,6 +143,7 @@ impl Application {
             openapi_json: Bytes::from(crate::openapi::document_json()),
             swagger: crate::routes::swagger_config(),
             max_body_bytes: settings.max_body_bytes,
+            body_read_timeout: settings.body_read_timeout,
             api_keys,
             limiter,
         });
@@ -183,6 +162,7 @@ impl Application {
             state,
             stop,
             order_ttl: settings.order_ttl,
+            limits: crate::serve::ConnectionLimits::from_settings(&settings),
         })
     }
 
@@ -192,8 +172,8 @@ impl Application {
     }
 
     /// A handle that stops the server gracefully.
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle(self.stop.clone())
+    pub fn shutdown_handle(&self) -> crate::shutdown::ShutdownHandle {
+        crate::shutdown::ShutdownHandle(self.stop.clone())
     }
 
     /// Serves until SIGTERM, Ctrl-C or the shutdown handle; then lets in-flight requests finish
@@ -205,22 +185,29 @@ impl Application {
             state,
             stop,
             order_ttl,
+            limits,
         } = self;
         tracing::info!(port, "listening");
-        let sweeper = tokio::spawn(sweep(state.clone(), order_ttl, stop.subscribe()));
+        let sweeper = tokio::spawn(crate::sweeper::sweep(
+            state.clone(),
+            order_ttl,
+            stop.subscribe(),
+        ));
         let mut stopped = stop.subscribe();
         let signal = async move {
             tokio::select! {
                 _ = stopped.wait_for(|s| *s) => {}
-                _ = terminate_signal() => {}
+                _ = crate::shutdown::terminate_signal() => {}
             }
             tracing::info!("shutting down: finishing in-flight requests");
         };
-        warp::serve(filter(state.clone()))
-            .incoming(listener)
-            .graceful(signal)
-            .run()
-            .await;
+        crate::serve::serve(
+            listener,
+            crate::pipeline::filter(state.clone()),
+            limits,
+            signal,
+        )
+        .await;
         // Stop the sweeper (whatever stopped the server) before the store closes under it.
         let _ = stop.send(true);
         let _ = sweeper.await;
@@ -230,261 +217,4 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
-}
-
-/// Background upkeep until shutdown: expires unpaid orders (with `ORDER_TTL`), forgets old
-/// idempotency keys, and lets the rate limiter drop idle clients. Expiry does not depend on it:
-/// reads and payments expire due orders themselves.
-async fn sweep(
-    state: Arc<AppState>,
-    order_ttl: Option<std::time::Duration>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let period = order_ttl
-        .map(|ttl| {
-            (ttl / 4).clamp(
-                std::time::Duration::from_secs(1),
-                std::time::Duration::from_secs(60),
-            )
-        })
-        .unwrap_or(std::time::Duration::from_secs(60));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The Prometheus recorder keeps every histogram sample until upkeep drains it into the
-    // buckets; without this, memory grows with traffic between scrapes.
-    let mut upkeep = tokio::time::interval(std::time::Duration::from_secs(5));
-    loop {
-        tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
-            _ = upkeep.tick() => {
-                state.metrics.run_upkeep();
-                continue;
-            }
-            _ = tick.tick() => {}
-        }
-        match state.inventory.expire_due_orders().await {
-            Ok(expired) if !expired.is_empty() => {
-                metrics::counter!("orders_expired_total").increment(expired.len() as u64);
-                tracing::info!(count = expired.len(), "expired unpaid orders");
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "order expiry sweep failed"),
-        }
-        if let Err(e) = state.inventory.purge_expired_keys().await {
-            tracing::warn!(error = %e, "idempotency key purge failed");
-        }
-        if let Some(limiter) = &state.limiter {
-            limiter.shrink();
-        }
-    }
-}
-
-async fn terminate_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// The whole HTTP pipeline as one warp filter: read the request, dispatch, answer. It never
-/// rejects, so no warp default body can leak out.
-pub fn filter(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
-    warp::method()
-        .and(warp::addr::remote())
-        .and(warp::path::full())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::header::headers_cloned())
-        .and(warp::body::stream())
-        .then(
-            move |method, peer, path: warp::path::FullPath, query, headers, body| {
-                let state = state.clone();
-                let path = path.as_str().to_owned();
-                async move { handle(state, method, peer, path, query, headers, body).await }
-            },
-        )
-        .recover(|_rejection: warp::Rejection| async move {
-            // Every filter above accepts every request; keep the contract's shape regardless.
-            Ok::<_, Infallible>(ApiError::NotFound.into_response())
-        })
-        .unify()
-}
-
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
-
-async fn handle<S, B>(
-    state: Arc<AppState>,
-    method: Method,
-    peer: Option<SocketAddr>,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    body: S,
-) -> Response
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf,
-{
-    let started = Instant::now();
-    let id = request_id(&headers);
-    let span = tracing::info_span!("request", request_id = %id, method = %method, route = tracing::field::Empty, status = tracing::field::Empty);
-    async move {
-        let segments: Vec<String> = path
-            .trim_start_matches('/')
-            .strip_suffix('/')
-            .unwrap_or(path.trim_start_matches('/'))
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(percent_decode)
-            .collect();
-        let admitted = admit(&state, &method, peer, &segments, &headers);
-        // A refusal before the body is read leaves it unread on the connection, which then
-        // cannot carry another request: the answer must say `Connection: close`.
-        let close = admitted.is_err() && declares_body(&headers);
-        let read = match admitted {
-            Ok(()) => read_body(&method, &headers, body, state.max_body_bytes).await,
-            Err(e) => Err(e),
-        };
-        let (route, result) = match read {
-            Ok(body) => {
-                let req = Request {
-                    method: method.clone(),
-                    segments,
-                    query,
-                    headers,
-                    body,
-                };
-                crate::routes::dispatch(&state, &req).await
-            }
-            Err(e) => ("unmatched", Err(e)),
-        };
-        let mut response = match result {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(kind = e.kind(), "request refused");
-                e.into_response()
-            }
-        };
-        if let Ok(v) = HeaderValue::from_str(&id) {
-            response.headers_mut().insert("x-request-id", v);
-        }
-        if close {
-            response.headers_mut().insert(
-                warp::http::header::CONNECTION,
-                HeaderValue::from_static("close"),
-            );
-        }
-        let status = response.status().as_u16();
-        let span = tracing::Span::current();
-        span.record("route", route);
-        span.record("status", status);
-        let elapsed = started.elapsed().as_secs_f64();
-        let labels = [
-            ("route", route.to_owned()),
-            ("method", method.to_string()),
-            ("status", status.to_string()),
-        ];
-        metrics::counter!("http_requests_total", &labels).increment(1);
-        metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(elapsed);
-        tracing::info!(elapsed_ms = elapsed * 1000.0, "request finished");
-        response
-    }
-    .instrument(span)
-    .await
-}
-
-/// Whether the request says a body follows (a non-zero length, or chunked).
-fn declares_body(headers: &HeaderMap) -> bool {
-    let length = headers.get("content-length").and_then(|v| v.to_str().ok());
-    length.is_some_and(|l| l.trim() != "0") || headers.contains_key("transfer-encoding")
-}
-
-/// Rate limit, then API key: both decided from headers alone, before the body is read.
-fn admit(
-    state: &AppState,
-    method: &Method,
-    peer: Option<SocketAddr>,
-    segments: &[String],
-    headers: &HeaderMap,
-) -> Result<(), ApiError> {
-    let is_health = segments.len() == 1 && segments[0] == "health";
-    if let (Some(limiter), false) = (&state.limiter, is_health)
-        && let Some(client) = limiter.client(peer, headers)
-    {
-        limiter.check(client).map_err(ApiError::RateLimited)?;
-    }
-    if state.api_keys.required(method, segments) && !state.api_keys.accepts(headers) {
-        return Err(ApiError::Unauthorized);
-    }
-    Ok(())
-}
-
-fn percent_decode(s: &str) -> String {
-    // Path segments are compared with route literals and parsed as ids; decode `%xx` so that
-    // `/products/%31` is `/products/1`, as in other frameworks.
-    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_owned())
-}
-
-/// Reads the body up to `limit` bytes: 413 beyond it, whatever `Content-Length` says.
-async fn read_body<S, B>(
-    method: &Method,
-    headers: &HeaderMap,
-    body: S,
-    limit: usize,
-) -> Result<Bytes, ApiError>
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf,
-{
-    let declared = headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::PayloadTooLarge);
-    }
-    if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
-        return Ok(Bytes::new());
-    }
-    let mut buf = BytesMut::with_capacity(declared.map_or(0, |n| n as usize).min(limit));
-    let mut body = std::pin::pin!(body);
-    while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|e| ApiError::BadBody(e.to_string()))?;
-        if buf.len() + chunk.remaining() > limit {
-            return Err(ApiError::PayloadTooLarge);
-        }
-        while chunk.has_remaining() {
-            let part = chunk.chunk();
-            let n = part.len();
-            buf.put_slice(part);
-            chunk.advance(n);
-        }
-    }
-    Ok(buf.freeze())
 }

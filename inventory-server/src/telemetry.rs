@@ -26,6 +26,33 @@ pub fn init_tracing(format: LogFormat) {
     };
 }
 
+/// Replaces the default panic message (several lines of plain text on stderr, which breaks
+/// `LOG_FORMAT=json`) with one ERROR event through tracing: the message, where, and the thread,
+/// in whatever format the logs use. A panic is always our fault, hence ERROR.
+///
+/// Installed by the binary; tests leave the default hook so their own failures stay readable.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(a panic without a message)".to_owned());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let thread = std::thread::current();
+        tracing::error!(
+            panic.message = %message,
+            panic.location = %location,
+            panic.thread = thread.name().unwrap_or("unnamed"),
+            "panic"
+        );
+    }));
+}
+
 /// The process-wide metrics recorder, installed on first use. `metrics` has one global
 /// recorder per process, so every app in the process (tests start many) shares it.
 pub fn metrics_handle() -> PrometheusHandle {

@@ -37,17 +37,17 @@ impl PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let record = tx.prepare_cached(RECORD_SQL).await?;
-        let inserted = tx
-            .execute(
-                &record,
-                &[&event.id.as_str(), &event.kind, &event.order_id, &at],
-            )
-            .await?;
-        if inserted == 0 {
-            // Nothing was written; a failed rollback (lost connection) ends the transaction on
-            // the server just the same, so the answer stays "already processed".
-            let _ = tx.rollback().await;
-            return Err(event.already_processed().into());
+        for key in event.keys() {
+            let inserted = tx
+                .execute(&record, &[&key.as_str(), &event.kind, &event.order_id, &at])
+                .await?;
+            if inserted == 0 {
+                // Nothing stays written; a failed rollback (lost connection) ends the
+                // transaction on the server just the same, so the answer stays "already
+                // processed".
+                let _ = tx.rollback().await;
+                return Err(EventRecord::already_processed(key).into());
+            }
         }
         let order = match effect {
             EventEffect::RecordOnly => None,

@@ -157,6 +157,7 @@ async fn data_survives_a_restart() {
     let o = store.order(new_order(p.id, 3)).await.expect("order");
     let record = EventRecord {
         id: EventId::parse("rst-evt").expect("valid"),
+        body_key: None,
         kind: PAYMENT_SUCCEEDED.into(),
         order_id: Some(o.id),
     };

@@ -99,6 +99,21 @@ impl SqliteError {
             _ => false,
         }
     }
+
+    /// Whether the disk under the database refused a write: full, read-only (remounted so after
+    /// an error, say) or failing I/O. Nothing was applied; reads keep working, and writes
+    /// succeed again once the disk is fixed.
+    pub fn is_storage_failure(&self) -> bool {
+        let e = match self {
+            SqliteError::Sqlite(e) => e,
+            SqliteError::Transaction(e) => e.as_ref(),
+            _ => return false,
+        };
+        matches!(
+            e.sqlite_error_code(),
+            Some(ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::ReadOnly)
+        )
+    }
 }
 
 fn is_transient(e: &rusqlite::Error) -> bool {
@@ -110,6 +125,8 @@ fn is_transient(e: &rusqlite::Error) -> bool {
                 | ErrorCode::CannotOpen
                 | ErrorCode::DiskFull
                 | ErrorCode::SystemIoFailure
+                // A file system remounted read-only under the database.
+                | ErrorCode::ReadOnly
                 // The transaction was rolled back under the command (see the writer).
                 | ErrorCode::OperationAborted
         )

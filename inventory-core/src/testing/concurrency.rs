@@ -155,6 +155,7 @@ pub async fn duplicate_events_apply_once_across<S: Store + Clone>(instances: &[S
         .expect("allowed");
     let record = EventRecord {
         id: EventId::parse("evt-concurrent").expect("valid"),
+        body_key: None,
         kind: crate::webhook::PAYMENT_SUCCEEDED.into(),
         order_id: Some(o.id),
     };

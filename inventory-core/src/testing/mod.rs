@@ -145,6 +145,7 @@ macro_rules! store_conformance_tests {
         );
         $crate::__store_case_tests!($fresh; webhooks;
             webhook_event_applies_once,
+            body_key_applies_once_under_any_id,
             failed_webhook_event_leaves_no_trace,
             webhook_through_inventory,
         );

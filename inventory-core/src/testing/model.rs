@@ -152,6 +152,8 @@ struct Model {
     products: Vec<ModelProduct>,
     orders: Vec<ModelOrder>,
     events: HashSet<u8>,
+    /// Bodies applied: with the hex scheme a byte-identical body is a replay under any id.
+    bodies: HashSet<String>,
 }
 
 impl Model {
@@ -294,12 +296,13 @@ async fn run_sequence<S: Store + Clone>(store: S, ops: Vec<Op>) -> Result<(), Te
                     event_id: Some(&event_id),
                 };
                 let r = inv.process_webhook(h, body.as_bytes()).await;
-                let want = if m.events.contains(&event) {
+                let want = if m.events.contains(&event) || m.bodies.contains(&body) {
                     Outcome::Err("replay")
                 } else if !amount_ok {
                     Outcome::Err("amount")
                 } else if matches!(o.status, OrderStatus::Pending | OrderStatus::Paid) {
                     m.events.insert(event);
+                    m.bodies.insert(body.clone());
                     m.orders[order].status = OrderStatus::Paid;
                     Outcome::Ok
                 } else {

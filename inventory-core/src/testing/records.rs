@@ -96,6 +96,7 @@ pub async fn history_records_every_status_change<S: Store + Clone>(store: S) {
         .expect("allowed");
     let record = crate::store::EventRecord {
         id: crate::webhook::EventId::parse("his-evt").expect("valid"),
+        body_key: None,
         kind: crate::webhook::PAYMENT_SUCCEEDED.into(),
         order_id: Some(o.id),
     };

@@ -12,6 +12,7 @@ use crate::{Error, Inventory, OrderStatus, Store, WebhookOutcome};
 pub(super) fn event(id: &str, order_id: Option<i64>) -> EventRecord {
     EventRecord {
         id: EventId::parse(id).expect("valid id"),
+        body_key: None,
         kind: crate::webhook::PAYMENT_SUCCEEDED.into(),
         order_id,
     }
@@ -65,6 +66,62 @@ pub async fn webhook_event_applies_once<S: Store + Clone>(store: S) {
             .await,
         Err(Error::EventAlreadyProcessed { .. })
     ));
+}
+
+/// An event's body key is recorded with its id: either one already recorded refuses the event
+/// (naming the key), and a refused event records neither.
+pub async fn body_key_applies_once_under_any_id<S: Store + Clone>(store: S) {
+    let p = store
+        .create(new_product("EVT-BODY", 100, 10))
+        .await
+        .expect("create");
+    let o = store.order(new_order(p.id, 1)).await.expect("order");
+    let pay = OrderStatus::Pending
+        .transition_to(OrderStatus::Paid)
+        .expect("allowed");
+    let body = EventId::from_body(b"the signed body");
+    let keyed = |id: &str| EventRecord {
+        body_key: Some(body.clone()),
+        ..event(id, Some(o.id))
+    };
+    let first = keyed("evt-first");
+    let effect = EventEffect::ChangeStatus {
+        order_id: o.id,
+        change: by_event(&first, pay),
+    };
+    store
+        .apply_event(&first, &effect, t0())
+        .await
+        .expect("first delivery");
+    assert!(store.event_processed(&body).await.expect("read"));
+    // The same body under a fresh id: refused on the body key, and the fresh id stays free.
+    let fresh_record = keyed("evt-fresh");
+    let noop = EventEffect::ChangeStatus {
+        order_id: o.id,
+        change: by_event(
+            &fresh_record,
+            OrderStatus::Paid
+                .transition_to(OrderStatus::Paid)
+                .expect("noop"),
+        ),
+    };
+    assert!(matches!(
+        store.apply_event(&fresh_record, &noop, t0()).await,
+        Err(Error::EventAlreadyProcessed { event_id }) if event_id == body.as_str()
+    ));
+    let fresh = EventId::parse("evt-fresh").expect("valid");
+    assert!(!store.event_processed(&fresh).await.expect("read"));
+    // A body key that is an id already recorded refuses the event too.
+    let other = EventRecord {
+        body_key: Some(EventId::parse("evt-first").expect("valid")),
+        ..event("evt-other", None)
+    };
+    assert!(matches!(
+        store.apply_event(&other, &EventEffect::RecordOnly, t0()).await,
+        Err(Error::EventAlreadyProcessed { event_id }) if event_id == "evt-first"
+    ));
+    let other_id = EventId::parse("evt-other").expect("valid");
+    assert!(!store.event_processed(&other_id).await.expect("read"));
 }
 
 /// A failed effect records nothing, so the sender's retry can still succeed.
@@ -165,22 +222,39 @@ pub async fn webhook_through_inventory<S: Store + Clone>(store: S) {
         inv.process_webhook(headers, body.as_bytes()).await,
         Err(Error::EventAlreadyProcessed { .. })
     ));
+    // The hex scheme does not sign the id: the same body under a fresh id is a replay.
     let h2 = WebhookHeaders {
         signature: Some(&sig),
         event_id: Some("wh-evt-2"),
     };
     assert!(matches!(
         inv.process_webhook(h2, body.as_bytes()).await,
+        Err(Error::EventAlreadyProcessed { event_id }) if event_id == EventId::from_body(body.as_bytes()).as_str()
+    ));
+    // Another body (the same payment, written differently) is another event.
+    let again = format!(
+        r#"{{"event":"payment.succeeded","order_id":{},"amount":20.0}}"#,
+        o.id
+    );
+    let again_sig = signer.sign(again.as_bytes());
+    let h2 = WebhookHeaders {
+        signature: Some(&again_sig),
+        event_id: Some("wh-evt-2"),
+    };
+    assert!(matches!(
+        inv.process_webhook(h2, again.as_bytes()).await,
         Ok(WebhookOutcome::AlreadyPaid { .. })
     ));
     inv.cancel_order(o.id).await.expect("cancel paid");
     assert_eq!(inv.get_product(p.id).await.expect("get").stock, 10);
+    let late = format!(r#"{{"event":"payment.succeeded","order_id":{}}}"#, o.id);
+    let late_sig = signer.sign(late.as_bytes());
     let h3 = WebhookHeaders {
-        signature: Some(&sig),
+        signature: Some(&late_sig),
         event_id: Some("wh-evt-3"),
     };
     assert!(matches!(
-        inv.process_webhook(h3, body.as_bytes()).await,
+        inv.process_webhook(h3, late.as_bytes()).await,
         Err(Error::InvalidTransition(_))
     ));
     let other = br#"{"event":"refund.created","order_id":1}"#;

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use crate::error::Error;
 use crate::money::Amount;
 use crate::text::{TextError, TextRule};
-use crate::validation::{self, BodyReader, FieldError, Problem, ValidationErrors};
+use crate::validation::{self, BodyReader, ValidationErrors};
 
 /// The longest event id accepted from a sender.
 pub const MAX_EVENT_ID_LEN: usize = 255;
@@ -42,6 +42,7 @@ impl EventId {
         max: MAX_EVENT_ID_LEN,
         whitespace: false,
         ascii: true,
+        invisible: false,
     };
 
     /// Checks an event id's text: 1–255 visible ASCII characters.
@@ -71,26 +72,33 @@ pub struct PaymentEvent {
     pub currency: Option<String>,
 }
 
-/// The rule of a webhook's `event` type.
+/// The rule of a webhook's `event` type (no control character: PostgreSQL cannot store NUL in
+/// `text`, and every backend must answer alike).
 const EVENT_RULE: TextRule = TextRule {
-    max: 100,
+    max: PaymentEvent::MAX_EVENT_CHARS,
     whitespace: true,
     ascii: false,
+    invisible: true,
 };
 
 /// The rule of a webhook's `currency`.
 const CURRENCY_RULE: TextRule = TextRule {
-    max: 10,
+    max: PaymentEvent::MAX_CURRENCY_CHARS,
     whitespace: false,
     ascii: false,
+    invisible: true,
 };
 
 impl PaymentEvent {
-    /// Parses the raw body; invalid JSON and invalid fields are validation errors.
+    /// The most characters of `event`.
+    pub const MAX_EVENT_CHARS: usize = 100;
+    /// The most characters of `currency`.
+    pub const MAX_CURRENCY_CHARS: usize = 10;
+
+    /// Parses the raw body; invalid JSON (a duplicate key included) and invalid fields are
+    /// validation errors.
     pub fn parse(body: &[u8]) -> Result<PaymentEvent, ValidationErrors> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ValidationErrors::single(FieldError::new(Vec::new(), Problem::NotJson(e.to_string())))
-        })?;
+        let value: Value = crate::json::parse_json_body(body)?;
         let mut r = BodyReader::new(&value);
         let event = r.required("event", |v| Ok(EVENT_RULE.owned(validation::string(v)?)?));
         let order_id = if event.as_deref() == Some(PAYMENT_SUCCEEDED) {
@@ -147,5 +155,30 @@ mod tests {
         assert!(PaymentEvent::parse(b"not json").is_err());
         let errs = PaymentEvent::parse(br#"{"order_id":"x","amount":1.001}"#).expect_err("invalid");
         assert_eq!(errs.errors().len(), 3);
+    }
+
+    #[test]
+    fn stored_texts_refuse_control_characters_and_bodies_duplicate_keys() {
+        for body in [
+            r#"{"event":"payment.succeeded\u0000","order_id":1}"#,
+            r#"{"event":"refund\u001b[31m"}"#,
+            r#"{"event":"x","currency":"US\u0000"}"#,
+        ] {
+            let errs = PaymentEvent::parse(body.as_bytes()).expect_err(body);
+            assert_eq!(
+                errs.errors()[0].problem(),
+                &crate::validation::Problem::Text(crate::TextError::Control)
+            );
+        }
+        let errs =
+            PaymentEvent::parse(br#"{"event":"payment.succeeded","order_id":1,"order_id":2}"#)
+                .expect_err("duplicate");
+        assert_eq!(
+            errs.errors()[0].to_string(),
+            "order_id: Duplicate key 'order_id' in a JSON object"
+        );
+        // Characters, not bytes: 100 accented letters are a valid type.
+        let long = format!(r#"{{"event":"{}"}}"#, "é".repeat(100));
+        assert!(PaymentEvent::parse(long.as_bytes()).is_ok());
     }
 }

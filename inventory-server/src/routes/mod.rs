@@ -90,6 +90,14 @@ pub async fn dispatch(
     (template, result)
 }
 
+/// The page of one row after `last_id`: asked for only when a page came back full, to send
+/// `Link: rel="next"` only while rows remain (the store's page keeps its meaning).
+fn probe_after(last_id: i64) -> inventory_core::Page {
+    inventory_core::Page::new(0, 1)
+        .unwrap_or_default()
+        .after(last_id)
+}
+
 /// A `Link: <…>; rel="next"` value for a full page ending at `last_id`, keeping `params`.
 fn next_link(path: &str, params: &[(&str, String)], last_id: i64, limit: u32) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
@@ -101,13 +109,17 @@ fn next_link(path: &str, params: &[(&str, String)], last_id: i64, limit: u32) ->
     format!("<{path}?{}>; rel=\"next\"", q.finish())
 }
 
-/// The answer to an idempotent create: 201 with the row. A replay answers the row created
-/// then, with `Idempotent-Replayed: true`; its JSON is written the same way, so the bytes are
-/// the first answer's.
-fn created<T: serde::Serialize>(result: Idempotent<T>) -> Response {
-    use warp::http::{HeaderValue, StatusCode};
+/// The answer to an idempotent create: 201 with the row and its `Location` (`at` of the row).
+/// A replay answers the row created then, with `Idempotent-Replayed: true`; its JSON is written
+/// the same way, so the bytes are the first answer's.
+fn created<T: serde::Serialize>(result: Idempotent<T>, at: impl FnOnce(&T) -> String) -> Response {
+    use warp::http::{HeaderValue, StatusCode, header};
     let replayed = result.is_replay();
-    let mut r = crate::error::json_response(StatusCode::CREATED, &result.into_inner());
+    let row = result.into_inner();
+    let mut r = crate::error::json_response(StatusCode::CREATED, &row);
+    if let Ok(location) = HeaderValue::from_str(&at(&row)) {
+        r.headers_mut().insert(header::LOCATION, location);
+    }
     if replayed {
         r.headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));

@@ -5,7 +5,7 @@ use inventory_core::{Error, NewOrder, OrderFilter, OrderStatus, status_update_fr
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::{created, json_list, next_link, page_from_query};
+use super::{created, json_list, next_link, page_from_query, probe_after};
 use crate::error::{ApiError, json_response};
 use crate::request::{QueryReader, Request, path_id};
 use crate::state::AppState;
@@ -16,12 +16,17 @@ pub(super) async fn list(state: &AppState, req: &Request) -> Result<Response, Ap
     let status = q.parsed("status", "enum", |s| s.parse::<OrderStatus>());
     let product_id = q.int("product_id", 1, i64::MAX);
     q.finish()?;
-    let orders = state
-        .inventory
-        .list_orders(OrderFilter { status, product_id }, page)
-        .await?;
+    let filter = OrderFilter { status, product_id };
+    let orders = state.inventory.list_orders(filter, page).await?;
     let link = match orders.last() {
-        Some(last) if orders.len() == page.limit() as usize => {
+        Some(last)
+            if orders.len() == page.limit() as usize
+                && !state
+                    .inventory
+                    .list_orders(filter, probe_after(last.id))
+                    .await?
+                    .is_empty() =>
+        {
             let mut params = Vec::new();
             if let Some(s) = status {
                 params.push(("status", s.to_string()));
@@ -48,7 +53,7 @@ pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, 
             if matches!(result, Idempotent::Created(_)) {
                 metrics::counter!("orders_placed_total").increment(1);
             }
-            Ok(created(result))
+            Ok(created(result, |o| format!("/orders/{}", o.id)))
         }
         Err(e @ Error::InsufficientStock { .. }) => {
             metrics::counter!("stock_outs_total").increment(1);

@@ -5,7 +5,7 @@ use inventory_core::{Adjustment, NewProduct, ProductPatch};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::{created, json_list, next_link, page_from_query};
+use super::{created, json_list, next_link, page_from_query, probe_after};
 use crate::error::{ApiError, json_response};
 use crate::request::{QueryReader, Request, path_id};
 use crate::state::AppState;
@@ -16,7 +16,14 @@ pub(super) async fn list(state: &AppState, req: &Request) -> Result<Response, Ap
     q.finish()?;
     let products = state.inventory.list_products(page).await?;
     let link = match products.last() {
-        Some(last) if products.len() == page.limit() as usize => {
+        Some(last)
+            if products.len() == page.limit() as usize
+                && !state
+                    .inventory
+                    .list_products(probe_after(last.id))
+                    .await?
+                    .is_empty() =>
+        {
             Some(next_link("/products", &[], last.id, page.limit()))
         }
         _ => None,
@@ -31,7 +38,7 @@ pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, 
         Some(key) => inv.create_product_idempotent(product, &key).await?,
         None => Idempotent::Created(inv.create_product(product).await?),
     };
-    Ok(created(result))
+    Ok(created(result, |p| format!("/products/{}", p.id)))
 }
 
 pub(super) async fn get(state: &AppState, id: &str) -> Result<Response, ApiError> {
@@ -85,12 +92,21 @@ pub(super) async fn list_adjustments(
     q.finish()?;
     let movements = state.inventory.list_movements(id, page).await?;
     let link = match movements.last() {
-        Some(last) if movements.len() == page.limit() as usize => Some(next_link(
-            &format!("/products/{id}/adjustments"),
-            &[],
-            last.id,
-            page.limit(),
-        )),
+        Some(last)
+            if movements.len() == page.limit() as usize
+                && !state
+                    .inventory
+                    .list_movements(id, probe_after(last.id))
+                    .await?
+                    .is_empty() =>
+        {
+            Some(next_link(
+                &format!("/products/{id}/adjustments"),
+                &[],
+                last.id,
+                page.limit(),
+            ))
+        }
         _ => None,
     };
     Ok(json_list(&movements, link))

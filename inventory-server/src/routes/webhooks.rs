@@ -44,8 +44,13 @@ pub(super) async fn payment(state: &AppState, req: &Request) -> Result<Response,
 /// warp's headers, for the core's signature schemes.
 struct Headers<'a>(&'a warp::http::HeaderMap);
 
+/// What a header that is present but not visible ASCII (obs-text, UTF-8) reads as: a value every
+/// check refuses (`X-Event-Id` is then a 422, a signature invalid), rather than "absent", which
+/// would let the body hash stand in for an event id the sender did send.
+const NOT_ASCII: &str = "\u{FFFD}";
+
 impl HeaderLookup for Headers<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(|v| v.to_str().ok())
+        self.0.get(name).map(|v| v.to_str().unwrap_or(NOT_ASCII))
     }
 }

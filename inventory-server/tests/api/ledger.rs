@@ -107,7 +107,8 @@ async fn never_below_zero(app: TestApp) {
         10,
         "a refused adjustment changes nothing"
     );
-    // Nor above the maximum stock: 422 on the delta.
+    // Nor above the maximum stock: a valid delta the current stock cannot take, 409 as below
+    // zero (a 422 would say the request itself is malformed).
     let max = inventory_core::MAX_STOCK;
     let reply = app
         .post_json(
@@ -115,7 +116,10 @@ async fn never_below_zero(app: TestApp) {
             &json!({"delta": max - 9, "reason": "typo"}),
         )
         .await;
-    assert_validation_error(&reply, &[&["body", "delta"]]);
+    reply.assert_detail(
+        409,
+        json!(format!("The stock would exceed its maximum of {max}")),
+    );
     assert_eq!(app.stock(id).await, 10);
     let full = app
         .post_json(

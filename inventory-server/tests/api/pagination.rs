@@ -10,7 +10,7 @@ use crate::helpers::{Api, Reply, TestApp, assert_validation_error, id_of, ids_of
 
 both_backends!(
     following_links_visits_every_product_once_in_order,
-    a_page_that_is_not_full_has_no_link,
+    no_link_once_no_row_remains,
     after_alone_and_skip_limit_keep_working,
     order_links_keep_the_filters,
     walking_products_is_stable_under_concurrent_inserts,
@@ -119,12 +119,17 @@ async fn following_links_visits_every_product_once_in_order(app: TestApp) {
     assert_eq!(ids, all);
 }
 
-async fn a_page_that_is_not_full_has_no_link(app: TestApp) {
+async fn no_link_once_no_row_remains(app: TestApp) {
     let all = create_products(&app, "NF", 6).await;
-    // An exact multiple: the last full page still links, to an empty page without a link.
+    // An exact multiple: the last page is full, and has no link since no row follows it.
     let (ids, sizes) = walk(&app, "/products?limit=3", async |_| {}).await;
     assert_eq!(ids, all);
-    assert_eq!(sizes, vec![3, 3, 0]);
+    assert_eq!(sizes, vec![3, 3]);
+    let last_full = app
+        .get(&format!("/products?after={}&limit=3", all[2]))
+        .await;
+    assert_eq!(ids_of(&last_full.expect_json(200)), all[3..]);
+    assert_eq!(next_link(&last_full), None);
     let last = app
         .get(&format!("/products?after={}&limit=3", all[5]))
         .await;

@@ -23,16 +23,19 @@ pub(crate) fn apply_event(
     effect: &EventEffect,
     at: i64,
 ) -> Result<Option<Order>> {
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO webhook_events (event_id, kind, order_id, processed_at)
-             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (event_id) DO NOTHING",
-        )
-        .db()?
-        .execute(params![event.id.as_str(), event.kind, event.order_id, at])
-        .db()?;
-    if inserted == 0 {
-        return Err(event.already_processed());
+    // Every key, in the same savepoint: all or none.
+    for key in event.keys() {
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO webhook_events (event_id, kind, order_id, processed_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (event_id) DO NOTHING",
+            )
+            .db()?
+            .execute(params![key.as_str(), event.kind, event.order_id, at])
+            .db()?;
+        if inserted == 0 {
+            return Err(EventRecord::already_processed(key));
+        }
     }
     match effect {
         EventEffect::RecordOnly => Ok(None),

@@ -31,6 +31,11 @@ pub async fn spawn_app_on_clock(
     super::start_with_clock(settings, Some(database), clock).await
 }
 
+/// A fresh database of `backend` for a test that starts a server itself (dropped with it).
+pub async fn fresh_database(backend: Backend) -> TestDatabase {
+    TestDatabase::create(backend).await
+}
+
 impl TestApp {
     /// The `DATABASE_URL` the server runs on.
     pub fn database_url(&self) -> &str {

@@ -46,6 +46,18 @@ pub struct Settings {
     pub idempotency_ttl: std::time::Duration,
     /// `WEBHOOK_SCHEME`: `hex` (default), `stripe` or `standard`.
     pub webhook_scheme: inventory_core::webhook::WebhookScheme,
+    /// `HEADER_READ_TIMEOUT` (default `10s`): a request's head (request line and headers) must
+    /// be complete this long after its first byte arrived, or the connection is closed.
+    pub header_read_timeout: std::time::Duration,
+    /// `IDLE_TIMEOUT` (default `75s`): a connection with no request in progress and no byte
+    /// sent or received for this long is closed (idle keep-alive, a client that stopped reading).
+    pub idle_timeout: std::time::Duration,
+    /// `BODY_READ_TIMEOUT` (default `30s`): a request body must be complete this long after its
+    /// head, or the request is answered 408 and the connection closed.
+    pub body_read_timeout: std::time::Duration,
+    /// `MAX_CONNECTIONS` (default 1024): connections served at once; further ones wait in the
+    /// listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -69,6 +81,10 @@ impl std::fmt::Debug for Settings {
             .field("order_ttl", &self.order_ttl)
             .field("idempotency_ttl", &self.idempotency_ttl)
             .field("webhook_scheme", &self.webhook_scheme)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -85,48 +101,32 @@ pub struct SettingsError {
     pub reason: String,
 }
 
-/// The database a URL selects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseKind {
-    /// An SQLite file at this path.
-    Sqlite(std::path::PathBuf),
-    /// A PostgreSQL server.
-    Postgres,
-}
+mod database_url;
+pub use database_url::{DatabaseKind, database_kind, redact_url};
 
-/// Reads which database a `DATABASE_URL` names.
-pub fn database_kind(url: &str) -> Result<DatabaseKind, String> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(DatabaseKind::Postgres);
-    }
-    if let Some(rest) = url.strip_prefix("sqlite://") {
-        // `sqlite://file.db` is relative to the working directory; `sqlite:///abs.db` absolute.
-        let path = rest.split('?').next().unwrap_or(rest);
-        if path.is_empty() {
-            return Err("an SQLite URL needs a file path, e.g. sqlite://inventory.db".into());
+/// The secrets of `WEBHOOK_SECRET`: split on commas (several allow rotation), each used byte
+/// for byte. An empty entry, or one with leading or trailing whitespace (which would silently
+/// become part of the key), is refused rather than trimmed.
+pub fn webhook_secrets(value: &str) -> Result<Vec<&str>, SettingsError> {
+    let invalid = |reason: String| SettingsError {
+        variable: "WEBHOOK_SECRET",
+        value: "<hidden>".into(),
+        reason,
+    };
+    let secrets: Vec<&str> = value.split(',').collect();
+    for (index, secret) in secrets.iter().enumerate() {
+        if secret.is_empty() {
+            return Err(invalid(format!(
+                "secret #{index} is empty (the value is split on commas)"
+            )));
         }
-        return Ok(DatabaseKind::Sqlite(path.into()));
-    }
-    if let Some(path) = url.strip_prefix("sqlite:")
-        && !path.is_empty()
-    {
-        return Ok(DatabaseKind::Sqlite(path.into()));
-    }
-    Err("expected a sqlite://, postgres:// or postgresql:// URL".into())
-}
-
-/// Hides the password of a URL (`postgres://user:secret@host` → `postgres://user:***@host`).
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
+        if secret.trim() != *secret {
+            return Err(invalid(format!(
+                "secret #{index} starts or ends with whitespace; secrets are used byte for byte"
+            )));
         }
-        _ => url.to_owned(),
     }
+    Ok(secrets)
 }
 
 impl Settings {
@@ -146,6 +146,10 @@ impl Settings {
         "ORDER_TTL",
         "IDEMPOTENCY_TTL",
         "WEBHOOK_SCHEME",
+        "HEADER_READ_TIMEOUT",
+        "IDLE_TIMEOUT",
+        "BODY_READ_TIMEOUT",
+        "MAX_CONNECTIONS",
         "RUST_LOG",
     ];
 
@@ -167,6 +171,10 @@ impl Settings {
             order_ttl: None,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
             webhook_scheme: inventory_core::webhook::WebhookScheme::Hex,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(75),
+            body_read_timeout: std::time::Duration::from_secs(30),
+            max_connections: 1024,
         }
     }
 
@@ -211,11 +219,14 @@ impl Settings {
             database_kind(v).map_err(|reason| invalid("DATABASE_URL", &redact_url(v), &reason))?;
             s.database_url = v.to_owned();
         }
-        // The secret is used byte for byte: do not trim it.
+        // The secrets are used byte for byte: not trimmed (see `webhook_secrets`).
         s.webhook_secret = vars
             .get("WEBHOOK_SECRET")
             .filter(|v| !v.is_empty())
             .cloned();
+        if let Some(v) = &s.webhook_secret {
+            webhook_secrets(v)?;
+        }
         if let Some(v) = get("MAX_BODY_BYTES") {
             s.max_body_bytes = v
                 .parse()
@@ -286,6 +297,23 @@ impl Settings {
             s.webhook_scheme = v
                 .parse()
                 .map_err(|_| invalid("WEBHOOK_SCHEME", v, "expected hex, stripe or standard"))?;
+        }
+        let timeout = |variable: &'static str, default| match get(variable) {
+            None => Ok(default),
+            Some(v) => parse_duration(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| invalid(variable, v, "expected a duration of 1s or more, e.g. 10s")),
+        };
+        s.header_read_timeout = timeout("HEADER_READ_TIMEOUT", s.header_read_timeout)?;
+        s.idle_timeout = timeout("IDLE_TIMEOUT", s.idle_timeout)?;
+        s.body_read_timeout = timeout("BODY_READ_TIMEOUT", s.body_read_timeout)?;
+        if let Some(v) = get("MAX_CONNECTIONS") {
+            s.max_connections = v
+                .parse()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| invalid("MAX_CONNECTIONS", v, "expected 1 to 1000000"))?;
         }
         Ok(s)
     }
@@ -413,5 +441,55 @@ mod tests {
         ]));
         let dbg = format!("{:?}", s.expect("valid"));
         assert!(!dbg.contains("pw") && !dbg.contains("\"s\""), "{dbg}");
+    }
+
+    #[test]
+    fn an_invalid_database_url_is_not_printed() {
+        let e = Settings::from_vars(vars(&[("DATABASE_URL", "mysql://u@h/x?password=pw")]))
+            .expect_err("invalid");
+        assert!(!e.to_string().contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn webhook_secrets_are_split_on_commas_and_never_trimmed() {
+        assert_eq!(webhook_secrets("one").ok(), Some(vec!["one"]));
+        assert_eq!(webhook_secrets("a b,c=d").ok(), Some(vec!["a b", "c=d"]));
+        for bad in [" a", "a ", "a,,b", "a, b", "a,", ",", "\ta"] {
+            assert!(webhook_secrets(bad).is_err(), "{bad:?}");
+        }
+        let e =
+            Settings::from_vars(vars(&[("WEBHOOK_SECRET", "s3cret, other")])).expect_err("padded");
+        assert_eq!(e.variable, "WEBHOOK_SECRET");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn connection_limits() {
+        let s = Settings::from_vars(HashMap::new()).expect("defaults");
+        assert_eq!(s.header_read_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(s.idle_timeout, std::time::Duration::from_secs(75));
+        assert_eq!(s.body_read_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(s.max_connections, 1024);
+        let s = Settings::from_vars(vars(&[
+            ("HEADER_READ_TIMEOUT", "5s"),
+            ("IDLE_TIMEOUT", "2m"),
+            ("BODY_READ_TIMEOUT", "1m"),
+            ("MAX_CONNECTIONS", "64"),
+        ]))
+        .expect("valid");
+        assert_eq!(s.header_read_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(s.idle_timeout, std::time::Duration::from_secs(120));
+        assert_eq!(s.body_read_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(s.max_connections, 64);
+        for (k, v) in [
+            ("HEADER_READ_TIMEOUT", "0"),
+            ("IDLE_TIMEOUT", "soon"),
+            ("BODY_READ_TIMEOUT", "-1s"),
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS", "lots"),
+        ] {
+            let e = Settings::from_vars(vars(&[(k, v)])).expect_err("invalid");
+            assert_eq!(e.variable, k);
+        }
     }
 }
