@@ -39,21 +39,39 @@ pub enum MoneyError {
     /// Zero or negative.
     #[error("must be greater than 0")]
     NotPositive,
-    /// Larger than [`MAX_CENTS`] (for an [`Amount`], than [`Amount::MAX_CENTS`]).
-    #[error("must be at most 99999999.99")]
-    TooLarge,
+    /// Larger than the type allows: [`Money::MAX_CENTS`], or for an [`Amount`],
+    /// [`Amount::MAX_CENTS`].
+    #[error("must be at most {}", CentsText(*max_cents))]
+    TooLarge {
+        /// The largest amount allowed, in cents.
+        max_cents: i64,
+    },
     /// Negative, where zero is allowed.
     #[error("Input should be greater than or equal to 0")]
     Negative,
 }
 
+/// Cents written as the contract writes money, for messages.
+struct CentsText(i64);
+
+impl fmt::Display for CentsText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        format_cents(self.0, f)
+    }
+}
+
 impl Money {
+    /// The largest price: [`MAX_CENTS`].
+    pub const MAX_CENTS: i64 = MAX_CENTS;
+
     /// The amount from a number of cents; errors unless `1 ..= MAX_CENTS`.
     pub fn from_cents(cents: i64) -> Result<Self, MoneyError> {
         if cents <= 0 {
             Err(MoneyError::NotPositive)
         } else if cents > MAX_CENTS {
-            Err(MoneyError::TooLarge)
+            Err(MoneyError::TooLarge {
+                max_cents: MAX_CENTS,
+            })
         } else {
             Ok(Money(cents))
         }
@@ -116,7 +134,9 @@ pub(crate) fn parse_cents(text: &str) -> Result<i64, MoneyError> {
         return Err(if negative {
             MoneyError::NotPositive
         } else {
-            MoneyError::TooLarge
+            MoneyError::TooLarge {
+                max_cents: i64::MAX,
+            }
         });
     }
     let units: i64 = if int_digits.is_empty() {
@@ -131,29 +151,54 @@ pub(crate) fn parse_cents(text: &str) -> Result<i64, MoneyError> {
     let cents = units
         .checked_mul(100)
         .and_then(|c| c.checked_add(cents_frac))
-        .ok_or(MoneyError::TooLarge)?;
+        .ok_or(MoneyError::TooLarge {
+            max_cents: i64::MAX,
+        })?;
     Ok(if negative { -cents } else { cents })
 }
 
-impl FromStr for Money {
-    type Err = MoneyError;
+/// For a cents newtype `$t(i64)` with a checking `from_cents`: parsing from the exact decimal
+/// text, `Display` in the contract's form, and serde as an exact JSON number (read from the
+/// number's own text with serde_json's `arbitrary_precision`, so nothing is rounded).
+macro_rules! cents_newtype {
+    ($t:ident) => {
+        impl FromStr for $t {
+            type Err = MoneyError;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Money::from_cents(parse_cents(s)?)
-    }
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                // A number too long to be cents at all is too large for this type, too.
+                let cents = parse_cents(s).map_err(|e| match e {
+                    MoneyError::TooLarge { .. } => MoneyError::TooLarge {
+                        max_cents: $t::MAX_CENTS,
+                    },
+                    e => e,
+                })?;
+                $t::from_cents(cents)
+            }
+        }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                format_cents(self.0, f)
+            }
+        }
+
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serialize_cents(self.0, serializer)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let number = serde_json::Number::deserialize(deserializer)?;
+                number.to_string().parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }
 
-impl fmt::Display for Money {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        format_cents(self.0, f)
-    }
-}
-
-impl Serialize for Money {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize_cents(self.0, serializer)
-    }
-}
+cents_newtype!(Money);
 
 /// Serializes cents as a JSON number with the exact decimal text (no float rounding).
 pub(crate) fn serialize_cents<S: Serializer>(cents: i64, serializer: S) -> Result<S::Ok, S::Error> {
@@ -161,14 +206,6 @@ pub(crate) fn serialize_cents<S: Serializer>(cents: i64, serializer: S) -> Resul
     format_cents(cents, &mut text).map_err(serde::ser::Error::custom)?;
     let number = serde_json::Number::from_str(&text).map_err(serde::ser::Error::custom)?;
     number.serialize(serializer)
-}
-
-impl<'de> Deserialize<'de> for Money {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // With serde_json's `arbitrary_precision`, a `Number` keeps the text it was read from.
-        let number = serde_json::Number::deserialize(deserializer)?;
-        number.to_string().parse().map_err(serde::de::Error::custom)
-    }
 }
 
 /// An exact, non-negative amount of money in cents, as large as an order total can be
@@ -193,7 +230,9 @@ impl Amount {
         if cents < 0 {
             Err(MoneyError::Negative)
         } else if cents > Self::MAX_CENTS {
-            Err(MoneyError::TooLarge)
+            Err(MoneyError::TooLarge {
+                max_cents: Self::MAX_CENTS,
+            })
         } else {
             Ok(Amount(cents))
         }
@@ -205,32 +244,7 @@ impl Amount {
     }
 }
 
-impl FromStr for Amount {
-    type Err = MoneyError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Amount::from_cents(parse_cents(s)?)
-    }
-}
-
-impl fmt::Display for Amount {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        format_cents(self.0, f)
-    }
-}
-
-impl Serialize for Amount {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize_cents(self.0, serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for Amount {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let number = serde_json::Number::deserialize(deserializer)?;
-        number.to_string().parse().map_err(serde::de::Error::custom)
-    }
-}
+cents_newtype!(Amount);
 
 #[cfg(test)]
 mod tests {
@@ -256,10 +270,27 @@ mod tests {
         assert_eq!("".parse::<Money>(), Err(MoneyError::NotANumber));
         assert_eq!(".5".parse::<Money>(), Err(MoneyError::NotANumber));
         assert_eq!("5.".parse::<Money>(), Err(MoneyError::NotANumber));
-        assert_eq!("100000000".parse::<Money>(), Err(MoneyError::TooLarge));
+        let too_large = Err(MoneyError::TooLarge {
+            max_cents: MAX_CENTS,
+        });
+        assert_eq!("100000000".parse::<Money>(), too_large);
+        assert_eq!("99999999999999999999999".parse::<Money>(), too_large);
+        let e = "100000000".parse::<Money>().expect_err("too large");
+        assert_eq!(e.to_string(), "must be at most 99999999.99");
         assert_eq!(
-            "99999999999999999999999".parse::<Money>(),
-            Err(MoneyError::TooLarge)
+            Amount::from_cents(Amount::MAX_CENTS + 1),
+            Err(MoneyError::TooLarge {
+                max_cents: Amount::MAX_CENTS
+            })
+        );
+        let e = format!("{}0", Amount::MAX_CENTS)
+            .parse::<Amount>()
+            .expect_err("too large");
+        assert_eq!(
+            e,
+            MoneyError::TooLarge {
+                max_cents: Amount::MAX_CENTS
+            }
         );
     }
 

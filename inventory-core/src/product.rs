@@ -1,12 +1,10 @@
 //! Products: the validated newtypes `Sku` and `ProductName`, and the product shapes.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::money::Money;
-use crate::text::{TextError, TextRule};
+use crate::text::{TextRule, text_newtype};
 use crate::units::Stock;
 use crate::validation::{self, BodyReader, Problem, ValidationErrors};
 
@@ -38,35 +36,9 @@ impl Sku {
         ascii: false,
         invisible: false,
     };
-
-    /// Whether `c` may appear in a SKU: not whitespace, not a control character (Cc), not a
-    /// format character (Cf).
-    pub fn is_allowed_char(c: char) -> bool {
-        Self::RULE.allows(c)
-    }
-
-    /// Checks and wraps a SKU.
-    pub fn parse(s: &str) -> Result<Sku, TextError> {
-        Self::RULE.owned(s).map(Sku)
-    }
-
-    /// The SKU's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for Sku {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Sku {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Sku::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+text_newtype!(Sku);
 
 /// A product's display name: 1–200 characters, not only whitespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -83,29 +55,9 @@ impl ProductName {
         ascii: false,
         invisible: true,
     };
-
-    /// Checks and wraps a name.
-    pub fn parse(s: &str) -> Result<ProductName, TextError> {
-        Self::RULE.owned(s).map(ProductName)
-    }
-
-    /// The name's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for ProductName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ProductName {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        ProductName::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+text_newtype!(ProductName);
 
 /// A stored product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

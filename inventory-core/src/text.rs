@@ -1,8 +1,6 @@
 //! Checked texts: the rules every stored text keeps, and [`Reason`], the why of an adjustment.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// Why a text is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -116,6 +114,45 @@ impl TextRule {
     }
 }
 
+/// For a text newtype `$t(String)` with a `RULE`: `parse` (the one way in), `as_str`,
+/// `is_allowed_char` (the rule per character, which documents build their patterns from),
+/// `Display`, and a `Deserialize` that goes through `parse`, so no path builds one that breaks
+/// its rule.
+macro_rules! text_newtype {
+    ($t:ident) => {
+        impl $t {
+            /// Checks the text against the rule and wraps it.
+            pub fn parse(s: &str) -> Result<$t, $crate::text::TextError> {
+                Self::RULE.owned(s).map($t)
+            }
+
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Whether `c` may appear in the text (emptiness, blankness and length are checked
+            /// on the whole by `parse`).
+            pub fn is_allowed_char(c: char) -> bool {
+                Self::RULE.allows(c)
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $t::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use text_newtype;
+
 /// Why a manual stock adjustment was made: 1–200 characters, no control characters.
 ///
 /// ```
@@ -138,26 +175,6 @@ impl Reason {
         ascii: false,
         invisible: true,
     };
-
-    /// Checks and wraps a reason.
-    pub fn parse(s: &str) -> Result<Reason, TextError> {
-        Self::RULE.owned(s).map(Reason)
-    }
-
-    /// The reason's text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Reason {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Reason::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+text_newtype!(Reason);

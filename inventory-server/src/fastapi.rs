@@ -190,7 +190,7 @@ fn money_kind(e: &MoneyError) -> &'static str {
     match e {
         MoneyError::NotPositive => "greater_than",
         MoneyError::TooManyDecimals => "decimal_max_places",
-        MoneyError::TooLarge => "less_than_equal",
+        MoneyError::TooLarge { .. } => "less_than_equal",
         MoneyError::Negative => "greater_than_equal",
         _ => "decimal_parsing",
     }

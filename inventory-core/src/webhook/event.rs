@@ -95,6 +95,16 @@ impl PaymentEvent {
     /// The most characters of `currency`.
     pub const MAX_CURRENCY_CHARS: usize = 10;
 
+    /// Whether `c` may appear in `event` (any but a control character; not only whitespace).
+    pub fn is_allowed_event_char(c: char) -> bool {
+        EVENT_RULE.allows(c)
+    }
+
+    /// Whether `c` may appear in `currency` (no control character, no whitespace).
+    pub fn is_allowed_currency_char(c: char) -> bool {
+        CURRENCY_RULE.allows(c)
+    }
+
     /// Parses the raw body; invalid JSON (a duplicate key included) and invalid fields are
     /// validation errors.
     pub fn parse(body: &[u8]) -> Result<PaymentEvent, ValidationErrors> {

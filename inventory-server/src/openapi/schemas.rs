@@ -48,21 +48,20 @@ pub fn class(ranges: &[(char, char)]) -> String {
         .collect()
 }
 
+/// A text of the characters `allows` accepts (a core type's `is_allowed_char`), and, where
+/// whitespace is allowed, not only whitespace, as the core's rule checks it.
+pub fn text_pattern(allows: impl Fn(char) -> bool) -> String {
+    let refused = class(&ranges(|c| !allows(c)));
+    if ranges(|c| c.is_whitespace() && allows(c)).is_empty() {
+        return format!("^[^{refused}]+$");
+    }
+    let blank = class(&ranges(|c| !allows(c) || c.is_whitespace()));
+    format!("^[^{refused}]*[^{blank}][^{refused}]*$")
+}
+
 /// A SKU: none of the characters [`Sku::is_allowed_char`] refuses.
 pub fn sku_pattern() -> String {
-    format!("^[^{}]+$", class(&ranges(|c| !Sku::is_allowed_char(c))))
-}
-
-/// A name or a reason: no control character, and not only whitespace.
-pub fn text_pattern() -> String {
-    let control = class(&ranges(char::is_control));
-    let blank = class(&ranges(|c| c.is_control() || c.is_whitespace()));
-    format!("^[^{control}]*[^{blank}][^{control}]*$")
-}
-
-/// A webhook text (event type, currency): no control character.
-pub fn no_control_pattern() -> String {
-    format!("^[^{}]+$", class(&ranges(char::is_control)))
+    text_pattern(Sku::is_allowed_char)
 }
 
 /// A header id (`Idempotency-Key`, `X-Event-Id`): visible ASCII.
@@ -121,7 +120,7 @@ fn product_fields() -> Value {
     json!({
         "sku": {"description": "Unique. No whitespace, no control character, no invisible format character (Unicode Cf: zero-width space, bidirectional overrides, byte-order mark...).",
                 "type": "string", "minLength": 1, "maxLength": Sku::MAX_CHARS, "pattern": sku_pattern()},
-        "name": text(ProductName::MAX_CHARS, text_pattern()),
+        "name": text(ProductName::MAX_CHARS, text_pattern(ProductName::is_allowed_char)),
         "price": {"description": "At most two decimals, held exactly.",
                   "type": "number", "minimum": cents(1), "maximum": cents(MAX_CENTS),
                   "multipleOf": cents(1)},
@@ -179,7 +178,7 @@ fn request_bodies() -> Vec<(&'static str, Value)> {
                     "delta": {"description": "Units to add (negative: remove); not 0.",
                               "type": "integer", "format": "int64", "minimum": -MAX_STOCK,
                               "maximum": MAX_STOCK, "not": {"const": 0}},
-                    "reason": text(Reason::MAX_CHARS, text_pattern()),
+                    "reason": text(Reason::MAX_CHARS, text_pattern(Reason::is_allowed_char)),
                 },
                 "example": {"delta": -3, "reason": "damaged"},
             }),
@@ -190,12 +189,12 @@ fn request_bodies() -> Vec<(&'static str, Value)> {
                 "description": "A payment event. Unknown fields are tolerated. A key twice in one object is a 422.",
                 "type": "object", "required": ["event"],
                 "properties": {
-                    "event": text(PaymentEvent::MAX_EVENT_CHARS, no_control_pattern()),
+                    "event": text(PaymentEvent::MAX_EVENT_CHARS, text_pattern(PaymentEvent::is_allowed_event_char)),
                     "order_id": int(1, i64::MAX),
                     "amount": {"description": "When sent, must equal the order's total.",
                                "type": "number", "minimum": 0, "maximum": cents(largest_total),
                                "multipleOf": cents(1)},
-                    "currency": text(PaymentEvent::MAX_CURRENCY_CHARS, no_control_pattern()),
+                    "currency": text(PaymentEvent::MAX_CURRENCY_CHARS, text_pattern(PaymentEvent::is_allowed_currency_char)),
                 },
                 "if": {"properties": {"event": {"const": PAYMENT_SUCCEEDED}}},
                 "then": {"required": ["order_id"]},
@@ -384,6 +383,19 @@ mod tests {
             );
             assert_eq!(reason(&inside).is_err(), within(&control, c), "{c:?}");
             assert_eq!(event(&inside).is_err(), within(&control, c), "{c:?}");
+            let currency = |s: &str| {
+                PaymentEvent::parse(json!({"event": "x", "currency": s}).to_string().as_bytes())
+            };
+            assert_eq!(
+                currency(&inside).is_err(),
+                within(&blank, c),
+                "currency {c:?}"
+            );
+            assert_eq!(
+                PaymentEvent::is_allowed_currency_char(c),
+                !within(&blank, c),
+                "{c:?}"
+            );
             let alone = c.to_string();
             assert_eq!(
                 ProductName::parse(&alone).is_err(),
