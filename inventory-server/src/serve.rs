@@ -11,7 +11,7 @@
 //!   exceeded, the connection is closed (what a slowloris client meets);
 //! - **idle**: no request in progress and no byte received or sent for this long (a keep-alive
 //!   connection between requests, a client that stopped reading its answer): closed;
-//! - the request *body* has its own deadline, answered 408 by the pipeline (`startup.rs`).
+//! - the request *body* has its own deadline, answered 408 by the pipeline (`pipeline.rs`).
 
 use std::convert::Infallible;
 use std::future::Future;
