@@ -400,6 +400,7 @@ impl<S: Store> Inventory<S> {
                 let filter = OrderFilter {
                     status: None,
                     product_id: Some(p.id),
+                    ..OrderFilter::default()
                 };
                 loop {
                     let orders = self.store.list_orders(filter, full.after(cursor)).await?;

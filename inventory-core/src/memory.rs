@@ -357,6 +357,7 @@ impl Store for MemoryStore {
             .iter()
             .filter(|(_, o)| filter.status.is_none_or(|st| o.status == st))
             .filter(|(_, o)| filter.product_id.is_none_or(|p| o.product_id == p))
+            .filter(|(_, o)| filter.admits_creation(o.created_at))
             .map(|(id, o)| (*id, o.clone()));
         Ok(page_of(rows, page))
     }

@@ -113,13 +113,39 @@ fn status_field(v: &Value) -> Result<OrderStatus, Problem> {
     Ok(validation::string(v)?.parse::<OrderStatus>()?)
 }
 
-/// Which orders to list.
+/// Which orders to list. Every condition set must hold; build one with struct update syntax:
+///
+/// ```
+/// use inventory_core::{OrderFilter, OrderStatus};
+/// use inventory_core::time::macros::datetime;
+/// let november_paid = OrderFilter {
+///     status: Some(OrderStatus::Paid),
+///     created_after: Some(datetime!(2026-11-01 00:00 UTC)),
+///     created_before: Some(datetime!(2026-12-01 00:00 UTC)),
+///     ..OrderFilter::default()
+/// };
+/// assert!(november_paid.admits_creation(datetime!(2026-11-30 23:59:59.999999 UTC)));
+/// assert!(!november_paid.admits_creation(datetime!(2026-12-01 00:00 UTC)));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OrderFilter {
     /// Only orders in this status.
     pub status: Option<OrderStatus>,
     /// Only orders of this product.
     pub product_id: Option<i64>,
+    /// Only orders created at or after this instant (the interval is half-open).
+    pub created_after: Option<OffsetDateTime>,
+    /// Only orders created before this instant.
+    pub created_before: Option<OffsetDateTime>,
+}
+
+impl OrderFilter {
+    /// Whether an order created at `created_at` is inside the filter's time interval
+    /// `[created_after, created_before)`: the rule every store's query states.
+    pub fn admits_creation(&self, created_at: OffsetDateTime) -> bool {
+        self.created_after.is_none_or(|t| created_at >= t)
+            && self.created_before.is_none_or(|t| created_at < t)
+    }
 }
 
 /// A page of a listing ordered by id: rows with `id > after` (when set), skipping `skip`, at most

@@ -1,7 +1,8 @@
 //! `inventory-server`: settings → telemetry → application → serve until a signal.
 //!
 //! `inventory-server check` instead verifies the stock invariant of the configured database and
-//! exits 1 if any product violates it.
+//! exits 1 if any product violates it. `inventory-server openapi` prints the OpenAPI document
+//! (for client generators) without reading settings or touching a database.
 
 use std::process::ExitCode;
 
@@ -9,6 +10,10 @@ use inventory_server::{Application, Settings, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let command = std::env::args().nth(1);
+    if command.as_deref() == Some("openapi") {
+        return print_openapi();
+    }
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -18,12 +23,31 @@ async fn main() -> ExitCode {
     };
     telemetry::init_tracing(settings.log_format);
     telemetry::install_panic_hook();
-    match std::env::args().nth(1).as_deref() {
+    match command.as_deref() {
         None | Some("serve") => serve(settings).await,
         Some("check") => inventory_server::check::run(&settings).await,
         Some(other) => {
-            eprintln!("inventory-server: unknown command {other:?} (expected serve or check)");
+            eprintln!(
+                "inventory-server: unknown command {other:?} (expected serve, check or openapi)"
+            );
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes `/openapi.json` to stdout, as the server would answer it.
+fn print_openapi() -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_all(&inventory_server::openapi::document_json())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("inventory-server: cannot write the document: {e}");
+            ExitCode::FAILURE
         }
     }
 }

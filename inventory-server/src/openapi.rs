@@ -174,7 +174,9 @@ fn doc_create_order() {}
 #[utoipa::path(get, path = "/orders", tag = "orders",
     params(("skip" = Option<i64>, Query), ("limit" = Option<i64>, Query),
            ("after" = Option<i64>, Query, description = "Cursor: only ids greater than this"),
-           ("status" = Option<OrderStatus>, Query), ("product_id" = Option<i64>, Query)),
+           ("status" = Option<OrderStatus>, Query), ("product_id" = Option<i64>, Query),
+           ("created_after" = Option<String>, Query, description = "RFC 3339; only orders created at or after it"),
+           ("created_before" = Option<String>, Query, description = "RFC 3339; only orders created before it (the interval is half-open)")),
     responses((status = 200, description = "A page of orders, by id", body = Vec<Order>,
                headers(("Link" = String, description = "rel=\"next\" while rows remain after this page")))))]
 fn doc_list_orders() {}
@@ -261,7 +263,18 @@ pub fn document() -> Value {
     let mut doc = serde_json::to_value(&doc).unwrap_or_default();
     schemas::add_components(&mut doc);
     operations::complete(&mut doc);
+    version_paths(&mut doc);
     doc
+}
+
+/// Lists every route under the path clients should use: [`crate::routes::documented_path`].
+fn version_paths(doc: &mut Value) {
+    if let Some(Value::Object(paths)) = doc.get_mut("paths") {
+        let all = std::mem::take(paths);
+        for (template, item) in all {
+            paths.insert(crate::routes::documented_path(&template), item);
+        }
+    }
 }
 
 /// The document as JSON text.

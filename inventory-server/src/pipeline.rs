@@ -72,7 +72,7 @@ where
     let id = request_id(&headers);
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = tracing::field::Empty, status = tracing::field::Empty);
     async move {
-        let segments: Vec<String> = path
+        let mut segments: Vec<String> = path
             .trim_start_matches('/')
             .strip_suffix('/')
             .unwrap_or(path.trim_start_matches('/'))
@@ -80,6 +80,9 @@ where
             .filter(|s| !s.is_empty())
             .map(percent_decode)
             .collect();
+        // `/v1/...` is the versioned form of every route; the unversioned paths are its aliases
+        // (the seed's clients use them). One route table serves both.
+        let base = crate::routes::strip_version(&mut segments);
         let admitted = admit(&state, &method, peer, &segments, &headers);
         // A refusal before the body is read leaves it unread on the connection, which then
         // cannot carry another request: the answer must say `Connection: close`.
@@ -104,6 +107,7 @@ where
                         method.clone()
                     },
                     segments,
+                    base,
                     query,
                     headers,
                     body,
@@ -122,6 +126,10 @@ where
         if let Ok(v) = HeaderValue::from_str(&id) {
             response.headers_mut().insert("x-request-id", v);
         }
+        response.headers_mut().insert(
+            crate::routes::API_VERSION_HEADER,
+            HeaderValue::from_static(crate::routes::API_VERSION),
+        );
         if close {
             response.headers_mut().insert(
                 warp::http::header::CONNECTION,

@@ -14,8 +14,12 @@ use crate::fastapi::{IDEMPOTENCY_KEY_HEADER, Invalid};
 pub struct Request {
     /// The method.
     pub method: Method,
-    /// Path segments, without a trailing empty one (`/products/` → `["products"]`).
+    /// Path segments, without a trailing empty one (`/products/` → `["products"]`), and
+    /// without the version prefix (`/v1/products` → `["products"]`).
     pub segments: Vec<String>,
+    /// The prefix the client used, `"/v1"` or `""`: links the answer carries (`Location`, the
+    /// next page) keep the form the client chose.
+    pub base: &'static str,
     /// The raw query string (without `?`).
     pub query: String,
     /// The headers.

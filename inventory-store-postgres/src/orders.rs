@@ -57,15 +57,23 @@ const SELECT_SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHER
 /// `(status, id)`, `(product_id, id)` or primary key index in id order from the cursor on.
 fn list_query<'a>(
     status: &'a Option<&'static str>,
-    product_id: &'a Option<i64>,
+    filter: &'a OrderFilter,
     after: &'a Option<i64>,
     limit_skip: &'a (i64, i64),
 ) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&limit_skip.0, &limit_skip.1];
     let mut conditions = Vec::new();
-    let filters: [(&str, Option<&(dyn ToSql + Sync)>); 3] = [
+    let filters: [(&str, Option<&(dyn ToSql + Sync)>); 5] = [
         ("status =", status.as_ref().map(|s| s as _)),
-        ("product_id =", product_id.as_ref().map(|p| p as _)),
+        ("product_id =", filter.product_id.as_ref().map(|p| p as _)),
+        (
+            "created_at >=",
+            filter.created_after.as_ref().map(|t| t as _),
+        ),
+        (
+            "created_at <",
+            filter.created_before.as_ref().map(|t| t as _),
+        ),
         ("id >", after.as_ref().map(|a| a as _)),
     ];
     for (predicate, value) in filters {
@@ -187,9 +195,8 @@ impl PostgresStore {
     ) -> OpResult<Vec<Order>> {
         let client = self.client().await?;
         let status = filter.status.map(|s| s.as_str());
-        let (product_id, after, limit_skip) =
-            (filter.product_id, page.after_id(), limit_skip(page));
-        let (sql, params) = list_query(&status, &product_id, &after, &limit_skip);
+        let (after, limit_skip) = (page.after_id(), limit_skip(page));
+        let (sql, params) = list_query(&status, &filter, &after, &limit_skip);
         let stmt = client.prepare_cached(&sql).await?;
         client
             .query(&stmt, &params)

@@ -144,7 +144,7 @@ async fn a_v1_database_is_upgraded_with_a_consistent_ledger_and_history() {
     );
     store.close().await.expect("close");
 
-    // Migrated once: V1 and V2 in the history, and reopening applies nothing.
+    // Migrated once: every version in the history, and reopening applies nothing.
     let store = SqliteStore::open(&path).await.expect("reopen");
     assert_eq!(
         Inventory::new(store.clone())
@@ -163,7 +163,7 @@ async fn a_v1_database_is_upgraded_with_a_consistent_ledger_and_history() {
         .collect::<Result<_, _>>()
         .expect("versions");
     assert_eq!(versions, (1..=latest_schema_version()).collect::<Vec<_>>());
-    assert_eq!(latest_schema_version(), 2);
+    assert_eq!(latest_schema_version(), 3);
 }
 
 #[tokio::test]

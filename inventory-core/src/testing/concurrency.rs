@@ -25,6 +25,7 @@ pub async fn assert_invariant<S: Store>(store: &S, product_id: i64, base: i64) {
         let filter = OrderFilter {
             status: None,
             product_id: Some(product_id),
+            ..OrderFilter::default()
         };
         let orders = store.list_orders(filter, page).await.expect("list");
         let Some(last) = orders.last() else { break };

@@ -509,11 +509,13 @@ pub async fn list_orders_filters_and_pages<S: Store + Clone>(store: S) {
     let paid = OrderFilter {
         status: Some(OrderStatus::Paid),
         product_id: None,
+        ..OrderFilter::default()
     };
     assert_eq!(list(paid, Page::default()).await, vec![ids[0], ids[3]]);
     let of_a = OrderFilter {
         status: None,
         product_id: Some(a.id),
+        ..OrderFilter::default()
     };
     assert_eq!(
         list(of_a, Page::default()).await,
@@ -522,6 +524,7 @@ pub async fn list_orders_filters_and_pages<S: Store + Clone>(store: S) {
     let both = OrderFilter {
         status: Some(OrderStatus::Pending),
         product_id: Some(b.id),
+        ..OrderFilter::default()
     };
     assert_eq!(list(both, Page::default()).await, vec![ids[1], ids[5]]);
     assert_eq!(list(OrderFilter::default(), page(1, 2)).await, ids[1..3]);
@@ -532,6 +535,7 @@ pub async fn list_orders_filters_and_pages<S: Store + Clone>(store: S) {
     let none = OrderFilter {
         status: Some(OrderStatus::Shipped),
         product_id: None,
+        ..OrderFilter::default()
     };
     assert!(list(none, Page::default()).await.is_empty());
 }

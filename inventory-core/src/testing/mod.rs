@@ -12,12 +12,13 @@
 //!
 //! `fresh_store` returns a new, empty store and a guard that is dropped when the test ends (a
 //! temporary directory, a database to drop). The macro expands to one `#[tokio::test]` per case
-//! of [`conformance`], [`decisions`] and [`concurrency`], and to the property tests of [`model`]; the test crate
+//! of [`conformance`], [`decisions`], [`filters`] and [`concurrency`], and to the property tests of [`model`]; the test crate
 //! needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
 
 pub mod concurrency;
 pub mod conformance;
 pub mod decisions;
+pub mod filters;
 pub mod model;
 pub mod records;
 pub mod webhooks;
@@ -152,6 +153,9 @@ macro_rules! store_conformance_tests {
         $crate::__store_case_tests!($fresh; decisions;
             same_operations_write_the_same_records,
             refusals_are_the_same_typed_errors,
+        );
+        $crate::__store_case_tests!($fresh; filters;
+            list_orders_filters_by_creation_time,
         );
         $crate::__store_case_tests!($fresh; records;
             ledger_records_every_stock_change,

@@ -108,6 +108,7 @@ pub fn query(name: &str) -> Option<Value> {
         "limit" => json!({"type": "integer", "minimum": 1,
                           "maximum": Page::MAX_LIMIT, "default": Page::DEFAULT_LIMIT}),
         "product_id" => int(1, i64::MAX),
+        "created_after" | "created_before" => json!({"type": "string", "format": "date-time"}),
         _ => return None,
     })
 }

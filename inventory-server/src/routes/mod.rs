@@ -35,6 +35,35 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/redoc", &["GET"]),
 ];
 
+/// The API version every answer names in [`API_VERSION_HEADER`].
+pub const API_VERSION: &str = "1";
+/// The header naming the version that answered.
+pub const API_VERSION_HEADER: &str = "api-version";
+/// The path prefix of the versioned routes.
+pub const VERSION_PREFIX: &str = "/v1";
+
+/// Removes a leading `v1` segment, returning the prefix the client used (`"/v1"` or `""`).
+pub fn strip_version(segments: &mut Vec<String>) -> &'static str {
+    if segments.first().map(String::as_str) == Some(&VERSION_PREFIX[1..]) {
+        segments.remove(0);
+        VERSION_PREFIX
+    } else {
+        ""
+    }
+}
+
+/// The path `/openapi.json` lists for a route: the `/v1` form, except for the operational
+/// routes (health, metrics, the document and its viewers), which are not part of the versioned
+/// API and keep their plain paths (both forms are served for every route).
+pub fn documented_path(template: &str) -> String {
+    const OPERATIONAL: &[&str] = &["/health", "/metrics", "/openapi.json", "/docs", "/redoc"];
+    if OPERATIONAL.contains(&template) {
+        template.to_owned()
+    } else {
+        format!("{VERSION_PREFIX}{template}")
+    }
+}
+
 /// Finds the route template matching `segments`, if any.
 pub fn match_route(segments: &[String]) -> Option<(&'static str, &'static [&'static str])> {
     ROUTES.iter().copied().find(|(template, _)| {

@@ -1,6 +1,8 @@
 //! `/orders` handlers.
 
 use inventory_core::idempotency::Idempotent;
+use inventory_core::time::OffsetDateTime;
+use inventory_core::time::format_description::well_known::Rfc3339;
 use inventory_core::{Error, NewOrder, OrderFilter, OrderStatus, status_update_from_json};
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -15,8 +17,15 @@ pub(super) async fn list(state: &AppState, req: &Request) -> Result<Response, Ap
     let page = page_from_query(&mut q);
     let status = q.parsed("status", "enum", |s| s.parse::<OrderStatus>());
     let product_id = q.int("product_id", 1, i64::MAX);
+    let created_after = q.parsed("created_after", "datetime_parsing", parse_instant);
+    let created_before = q.parsed("created_before", "datetime_parsing", parse_instant);
     q.finish()?;
-    let filter = OrderFilter { status, product_id };
+    let filter = OrderFilter {
+        status,
+        product_id,
+        created_after,
+        created_before,
+    };
     let orders = state.inventory.list_orders(filter, page).await?;
     let link = match orders.last() {
         Some(last)
@@ -34,11 +43,32 @@ pub(super) async fn list(state: &AppState, req: &Request) -> Result<Response, Ap
             if let Some(p) = product_id {
                 params.push(("product_id", p.to_string()));
             }
-            Some(next_link("/orders", &params, last.id, page.limit()))
+            for (name, t) in [
+                ("created_after", created_after),
+                ("created_before", created_before),
+            ] {
+                if let Some(text) = t.and_then(|t| t.format(&Rfc3339).ok()) {
+                    params.push((name, text));
+                }
+            }
+            Some(next_link(
+                &format!("{}/orders", req.base),
+                &params,
+                last.id,
+                page.limit(),
+            ))
         }
         _ => None,
     };
     Ok(json_list(&orders, link))
+}
+
+/// An instant in RFC 3339 (`2026-11-01T00:00:00Z`, `2026-11-01T09:30:00.5+01:00`). A `+` sent
+/// unencoded in a query string arrives as a space; a space cannot be in such a text otherwise,
+/// so it is read as the `+` it was.
+fn parse_instant(text: &str) -> Result<OffsetDateTime, &'static str> {
+    OffsetDateTime::parse(&text.replace(' ', "+"), &Rfc3339)
+        .map_err(|_| "Input should be an RFC 3339 date-time, e.g. 2026-11-01T00:00:00Z")
 }
 
 pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, ApiError> {
@@ -53,7 +83,7 @@ pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, 
             if matches!(result, Idempotent::Created(_)) {
                 metrics::counter!("orders_placed_total").increment(1);
             }
-            Ok(created(result, |o| format!("/orders/{}", o.id)))
+            Ok(created(result, |o| format!("{}/orders/{}", req.base, o.id)))
         }
         Err(e @ Error::InsufficientStock { .. }) => {
             metrics::counter!("stock_outs_total").increment(1);

@@ -24,7 +24,12 @@ pub(super) async fn list(state: &AppState, req: &Request) -> Result<Response, Ap
                     .await?
                     .is_empty() =>
         {
-            Some(next_link("/products", &[], last.id, page.limit()))
+            Some(next_link(
+                &format!("{}/products", req.base),
+                &[],
+                last.id,
+                page.limit(),
+            ))
         }
         _ => None,
     };
@@ -38,7 +43,9 @@ pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, 
         Some(key) => inv.create_product_idempotent(product, &key).await?,
         None => Idempotent::Created(inv.create_product(product).await?),
     };
-    Ok(created(result, |p| format!("/products/{}", p.id)))
+    Ok(created(result, |p| {
+        format!("{}/products/{}", req.base, p.id)
+    }))
 }
 
 pub(super) async fn get(state: &AppState, id: &str) -> Result<Response, ApiError> {
@@ -101,7 +108,7 @@ pub(super) async fn list_adjustments(
                     .is_empty() =>
         {
             Some(next_link(
-                &format!("/products/{id}/adjustments"),
+                &format!("{}/products/{id}/adjustments", req.base),
                 &[],
                 last.id,
                 page.limit(),

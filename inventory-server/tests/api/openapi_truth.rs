@@ -75,7 +75,8 @@ fn fits(doc: &Value, schema: &Value, value: &Value) -> bool {
 /// Asserts `reply` is documented for `method path` with a schema its body fits.
 fn assert_documented(doc: &Value, path: &str, method: &str, reply: &Reply) {
     let status = reply.status.to_string();
-    let response = &doc["paths"][path][method]["responses"][&status];
+    let response = &doc["paths"][inventory_server::routes::documented_path(path)][method]["responses"]
+        [&status];
     assert!(
         response.is_object(),
         "{}: {status} is not documented for {method} {path}",
@@ -193,7 +194,8 @@ async fn every_error_answer_has_the_documented_shape(app: TestApp) {
     // The string `detail`s are documented as strings, never as objects.
     let detail = resolve(
         &doc,
-        &doc["paths"][item]["get"]["responses"]["404"]["content"]["application/json"]["schema"],
+        &doc["paths"][inventory_server::routes::documented_path(item)]["get"]["responses"]["404"]["content"]
+            ["application/json"]["schema"],
     );
     assert_eq!(
         detail["properties"]["detail"]["type"],
@@ -248,7 +250,8 @@ async fn request_bodies_state_the_core_rules(app: TestApp) {
         json!(PaymentEvent::MAX_EVENT_CHARS)
     );
     // Query bounds: `after` and `skip` are never negative, `limit` is 1 to the page maximum.
-    let list = &doc["paths"]["/products"]["get"]["parameters"];
+    let list =
+        &doc["paths"][inventory_server::routes::documented_path("/products")]["get"]["parameters"];
     let param = |name: &str| {
         list.as_array()
             .and_then(|ps| ps.iter().find(|p| p["name"] == json!(name)))
