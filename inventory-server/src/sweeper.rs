@@ -39,6 +39,8 @@ pub(crate) async fn sweep(
         match state.inventory.expire_due_orders().await {
             Ok(expired) if !expired.is_empty() => {
                 metrics::counter!("orders_expired_total").increment(expired.len() as u64);
+                metrics::counter!("order_status_changes_total", "status" => "CANCELED")
+                    .increment(expired.len() as u64);
                 tracing::info!(count = expired.len(), "expired unpaid orders");
             }
             Ok(_) => {}

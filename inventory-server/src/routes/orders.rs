@@ -106,6 +106,7 @@ pub(super) async fn update(
     let id = path_id(id, "order_id")?;
     let status = status_update_from_json(&req.json()?)?;
     let order = state.inventory.set_order_status(id, status).await?;
+    count_status(order.status);
     Ok(json_response(StatusCode::OK, &order))
 }
 
@@ -114,9 +115,16 @@ pub(super) async fn cancel(state: &AppState, id: &str) -> Result<Response, ApiEr
         .inventory
         .cancel_order(path_id(id, "order_id")?)
         .await?;
+    count_status(OrderStatus::Canceled);
     let mut r = Response::new(bytes::Bytes::new().into());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)
+}
+
+/// Counts an order answered in `status` after a status request (`order_status_changes_total`,
+/// label `status`), for the dashboard's orders-by-status panel.
+pub(crate) fn count_status(status: OrderStatus) {
+    metrics::counter!("order_status_changes_total", "status" => status.as_str()).increment(1);
 }
 
 pub(super) async fn events(state: &AppState, id: &str) -> Result<Response, ApiError> {

@@ -25,6 +25,9 @@ pub(super) async fn payment(state: &AppState, req: &Request) -> Result<Response,
         Err(e) => crate::error::core_kind(e),
     };
     metrics::counter!("webhook_events_total", "outcome" => label).increment(1);
+    if matches!(outcome, Ok(WebhookOutcome::Paid { .. })) {
+        super::orders::count_status(inventory_core::OrderStatus::Paid);
+    }
     let body = match outcome.map_err(ApiError::Webhook)? {
         WebhookOutcome::Paid { order } | WebhookOutcome::AlreadyPaid { order } => json!({
             "status": "success",

@@ -57,6 +57,7 @@ mod http;
 mod idempotency;
 mod ledger;
 mod logs;
+mod monitoring;
 mod openapi_security;
 mod openapi_truth;
 mod operations;
