@@ -72,6 +72,7 @@ fn product_json(c: &mut Criterion) {
         name: inventory_core::ProductName::parse("Widget").expect("valid"),
         price: Money::from_cents(4999).expect("valid"),
         stock: Stock::new(50).expect("valid"),
+        version: inventory_core::Version::FIRST,
     };
     // What `MemoryStore::place_order` serializes for its idempotency record on every call.
     let at = OffsetDateTime::now_utc();
@@ -86,6 +87,7 @@ fn product_json(c: &mut Criterion) {
             .times(Quantity::new(3).expect("valid")),
         created_at: at,
         updated_at: at,
+        version: inventory_core::Version::FIRST,
     };
     c.bench_function("json/encode order", |b| {
         b.iter(|| serde_json::to_vec(black_box(&order)))

@@ -112,6 +112,24 @@ pub enum Error {
         /// The key.
         key: String,
     },
+    /// The row changed since the version the caller named (`If-Match`); nothing was written.
+    #[error("Row {id} has changed: it is at version {current}")]
+    PreconditionFailed {
+        /// The product or order.
+        id: i64,
+        /// Its version now.
+        current: crate::version::Version,
+    },
+    /// A stock compare-and-set found another stock than the caller expected; nothing written.
+    #[error("Stock of product {product_id} is {current}, not {expected}")]
+    StockChanged {
+        /// The product.
+        product_id: i64,
+        /// The stock the caller expected.
+        expected: crate::units::Stock,
+        /// The stock now.
+        current: crate::units::Stock,
+    },
     /// The order was PENDING too long and has been canceled; it can no longer be paid.
     #[error("Order with ID {id} expired unpaid and was canceled")]
     OrderExpired {

@@ -15,7 +15,7 @@ use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::{InvalidTransition, OrderStatus, StatusChange};
 use crate::store::{EventEffect, EventRecord, Store};
 use crate::text::TextError;
-use crate::units::Stock;
+use crate::version::Precondition;
 use crate::webhook::{
     EventId, HeaderLookup, PAYMENT_SUCCEEDED, PaymentEvent, SchemeVerifier, WebhookScheme,
 };
@@ -72,7 +72,7 @@ pub enum WebhookOutcome {
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f) }
 /// ```
 pub struct Inventory<S> {
-    store: S,
+    pub(crate) store: S,
     clock: Arc<dyn Clock>,
     verifier: Option<SchemeVerifier>,
     order_ttl: Option<Duration>,
@@ -105,32 +105,6 @@ impl Drop for InFlight {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.id);
-    }
-}
-
-/// A product whose stock disagrees with its ledger or its orders.
-///
-/// The two sums are plain integers on purpose: they are what a broken database adds up to,
-/// which need not be a valid stock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvariantViolation {
-    /// The product.
-    pub product_id: i64,
-    /// Its stock.
-    pub stock: Stock,
-    /// The sum of its ledger.
-    pub ledger_sum: i64,
-    /// Initial stock plus manual adjustments, minus the units its live orders hold.
-    pub from_orders: i64,
-}
-
-impl std::fmt::Display for InvariantViolation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "product {}: stock {} but ledger sums to {} and initial + adjustments - held orders = {}",
-            self.product_id, self.stock, self.ledger_sum, self.from_orders
-        )
     }
 }
 
@@ -260,16 +234,26 @@ impl<S: Store> Inventory<S> {
     }
 
     /// Changes the fields present in `patch`.
+    /// A patch's precondition and stock compare-and-set ([`ProductPatch::with_precondition`],
+    /// [`ProductPatch::with_stock_if_current`]) are checked in the store's transaction.
     pub async fn update_product(&self, id: i64, patch: ProductPatch) -> Result<Product> {
         if patch.is_empty() {
-            return self.store.get_product(id).await;
+            // Nothing to write; a precondition is still checked against the row as it is.
+            let product = self.store.get_product(id).await?;
+            patch.apply_to(&product)?;
+            return Ok(product);
         }
         self.store.update_product(id, patch, self.now()).await
     }
 
     /// Deletes a product that has no orders.
     pub async fn delete_product(&self, id: i64) -> Result<()> {
-        self.store.delete_product(id).await
+        self.store.delete_product(id, None).await
+    }
+
+    /// Deletes a product that has no orders, if it satisfies `precondition` (`If-Match`).
+    pub async fn delete_product_if(&self, id: i64, precondition: &Precondition) -> Result<()> {
+        self.store.delete_product(id, Some(precondition)).await
     }
 
     /// Adds `adjustment.delta` units (negative removes; never below zero), recorded in the
@@ -370,72 +354,43 @@ impl<S: Store> Inventory<S> {
             .await
     }
 
-    /// Checks every product: its stock must equal the sum of its ledger, and equal its initial
-    /// stock plus manual adjustments minus the units held by its PENDING, PAID and SHIPPED
-    /// orders. Returns each violation (none on a healthy store).
-    pub async fn verify_invariants(&self) -> Result<Vec<InvariantViolation>> {
-        let mut violations = Vec::new();
-        let full = Page::all();
-        let mut after = 0;
-        loop {
-            let products = self.store.list_products(full.after(after)).await?;
-            let Some(last) = products.last() else { break };
-            after = last.id;
-            for p in &products {
-                let (mut ledger_sum, mut manual) = (0i64, 0i64);
-                let mut cursor = 0;
-                loop {
-                    let rows = self.store.list_movements(p.id, full.after(cursor)).await?;
-                    let Some(last) = rows.last() else { break };
-                    cursor = last.id;
-                    for m in &rows {
-                        ledger_sum += m.delta.get();
-                        if m.kind.is_manual() {
-                            manual += m.delta.get();
-                        }
-                    }
-                }
-                let mut held = 0i64;
-                let mut cursor = 0;
-                let filter = OrderFilter {
-                    status: None,
-                    product_id: Some(p.id),
-                    ..OrderFilter::default()
-                };
-                loop {
-                    let orders = self.store.list_orders(filter, full.after(cursor)).await?;
-                    let Some(last) = orders.last() else { break };
-                    cursor = last.id;
-                    held += orders
-                        .iter()
-                        .filter(|o| o.status.holds_stock())
-                        .map(|o| o.quantity.get())
-                        .sum::<i64>();
-                }
-                let from_orders = manual - held;
-                if p.stock.get() != ledger_sum || p.stock.get() != from_orders {
-                    violations.push(InvariantViolation {
-                        product_id: p.id,
-                        stock: p.stock,
-                        ledger_sum,
-                        from_orders,
-                    });
-                }
-            }
-        }
-        Ok(violations)
-    }
-
     /// Moves an order to `to` as the status table allows; asking for its current status is a
     /// no-op. Canceling a PENDING or PAID order returns its units.
     pub async fn set_order_status(&self, id: i64, to: OrderStatus) -> Result<Order> {
-        self.move_order(id, |from| from.transition_to(to)).await
+        self.move_order(id, None, |from| from.transition_to(to))
+            .await
+    }
+
+    /// [`Inventory::set_order_status`] if the order satisfies `precondition` (`If-Match`):
+    /// checked on the order read before the compare-and-set, which fails if the order changes
+    /// in between (every change of an order is a status change), and is then re-read.
+    pub async fn set_order_status_if(
+        &self,
+        id: i64,
+        to: OrderStatus,
+        precondition: &Precondition,
+    ) -> Result<Order> {
+        self.move_order(id, Some(precondition), |from| from.transition_to(to))
+            .await
     }
 
     /// Cancels an order (`DELETE /orders/{id}`): unlike a PUT, canceling a CANCELED order is an
     /// error, as is canceling a SHIPPED one.
     pub async fn cancel_order(&self, id: i64) -> Result<Order> {
-        self.move_order(id, |from| {
+        self.cancel_order_with(id, None).await
+    }
+
+    /// [`Inventory::cancel_order`] if the order satisfies `precondition` (`If-Match`).
+    pub async fn cancel_order_if(&self, id: i64, precondition: &Precondition) -> Result<Order> {
+        self.cancel_order_with(id, Some(precondition)).await
+    }
+
+    async fn cancel_order_with(
+        &self,
+        id: i64,
+        precondition: Option<&Precondition>,
+    ) -> Result<Order> {
+        self.move_order(id, precondition, |from| {
             if from == OrderStatus::Canceled {
                 Err(InvalidTransition {
                     from,
@@ -451,11 +406,13 @@ impl<S: Store> Inventory<S> {
     async fn move_order(
         &self,
         id: i64,
+        precondition: Option<&Precondition>,
         plan: impl Fn(OrderStatus) -> Result<crate::Transition, InvalidTransition>,
     ) -> Result<Order> {
         let mut last = None;
         for _ in 0..CAS_RETRIES {
             let order = self.get_order(id).await?;
+            crate::version::check(precondition, id, order.version)?;
             let transition = plan(order.status)?;
             if transition.is_noop() {
                 return Ok(order);

@@ -36,6 +36,7 @@ pub mod clock;
 mod error;
 mod history;
 pub mod idempotency;
+mod invariants;
 mod inventory;
 mod json;
 mod ledger;
@@ -48,6 +49,7 @@ pub mod store;
 mod text;
 mod units;
 pub mod validation;
+mod version;
 pub mod webhook;
 
 #[cfg(feature = "testing")]
@@ -56,7 +58,8 @@ pub mod testing;
 // The domain, at the root: what an embedder names to place orders and keep stock.
 pub use error::{BoxError, Error, Result};
 pub use history::{ChangeSource, OrderEvent};
-pub use inventory::{InvariantViolation, Inventory, WebhookOutcome};
+pub use invariants::InvariantViolation;
+pub use inventory::{Inventory, WebhookOutcome};
 pub use json::parse_json_body;
 pub use ledger::{Adjustment, MovementKind, StockMovement};
 pub use memory::MemoryStore;
@@ -68,6 +71,7 @@ pub use store::Store;
 pub use text::{Reason, TextError};
 pub use units::{MAX_STOCK, Quantity, RangeError, Stock, StockDelta};
 pub use validation::{ValidationErrors, integer_text};
+pub use version::{Precondition, Version};
 
 /// The names most programs need, in one `use inventory_core::prelude::*;`.
 pub mod prelude {

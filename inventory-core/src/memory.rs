@@ -15,6 +15,7 @@ use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::{OrderStatus, StatusChange};
 use crate::store::{EventEffect, EventRecord, Store};
 use crate::units::{Stock, StockDelta};
+use crate::version::{Precondition, Version};
 use crate::webhook::EventId;
 
 /// A store in memory. Every operation holds one mutex for its whole duration, which makes each
@@ -181,6 +182,7 @@ impl State {
                 .stock
                 .apply(back)
                 .map_err(|_| Error::StockAboveMaximum { product_id })?;
+            p.version = p.version.next();
             self.record_movement(product_id, back, kind, None, Some(id), at);
         }
         self.record_history(id, Some(t.from()), t.to(), change.source(), at);
@@ -190,6 +192,7 @@ impl State {
             .ok_or(Error::OrderNotFound { id })?;
         order.status = t.to();
         order.updated_at = at;
+        order.version = order.version.next();
         Ok(order.clone())
     }
 }
@@ -251,7 +254,7 @@ impl Store for MemoryStore {
         {
             return Err(Error::DuplicateSku { sku: sku.clone() });
         }
-        let product = patch.apply_to(&old);
+        let product = patch.apply_to(&old)?;
         *s.product_mut(id)? = product.clone();
         if product.stock != old.stock {
             let delta = old.stock.delta_to(product.stock);
@@ -260,9 +263,10 @@ impl Store for MemoryStore {
         Ok(product)
     }
 
-    async fn delete_product(&self, id: i64) -> Result<()> {
+    async fn delete_product(&self, id: i64, precondition: Option<&Precondition>) -> Result<()> {
         let mut s = self.lock();
-        s.product_mut(id)?;
+        let version = s.product_mut(id)?.version;
+        crate::version::check(precondition, id, version)?;
         if s.orders.values().any(|o| o.product_id == id) {
             return Err(Error::ProductHasOrders { id });
         }
@@ -280,6 +284,7 @@ impl Store for MemoryStore {
         let mut s = self.lock();
         let p = s.product_mut(id)?;
         p.stock = adjustment.apply_to(id, p.stock)?;
+        p.version = p.version.next();
         let product = p.clone();
         let reason = Some(adjustment.reason().as_str());
         s.record_movement(
@@ -329,9 +334,12 @@ impl Store for MemoryStore {
             total: unit_price.times(o.quantity()),
             created_at: at,
             updated_at: at,
+            version: Version::FIRST,
         };
         let snapshot = key.map(|_| idempotency::snapshot(&order)).transpose()?;
-        s.product_mut(product_id)?.stock = left;
+        let p = s.product_mut(product_id)?;
+        p.stock = left;
+        p.version = p.version.next();
         s.next_order += 1;
         s.orders.insert(order.id, order.clone());
         let taken = StockDelta::taking(o.quantity());

@@ -31,6 +31,10 @@ pub struct Order {
     /// When its status last changed (RFC 3339, UTC).
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Its version: one more with every status change. Not part of the JSON body; the server
+    /// sends it as the `ETag`.
+    #[serde(skip)]
+    pub version: crate::version::Version,
 }
 
 /// An order to place: a product and a quantity, both checked.

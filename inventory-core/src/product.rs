@@ -3,10 +3,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::error::Error;
 use crate::money::Money;
 use crate::text::{TextRule, text_newtype};
 use crate::units::Stock;
 use crate::validation::{self, BodyReader, Problem, ValidationErrors};
+use crate::version::{Precondition, Version};
 
 /// A stock-keeping unit: 1–64 characters, no whitespace, no control characters, no format
 /// characters.
@@ -72,6 +74,10 @@ pub struct Product {
     pub price: Money,
     /// Units on hand.
     pub stock: Stock,
+    /// Its version: one more with every change of the row (stock included). Not part of the
+    /// JSON body; the server sends it as the `ETag`.
+    #[serde(skip)]
+    pub version: Version,
 }
 
 /// A product to create. Every part is a checked value, so a `NewProduct` is valid by
@@ -147,6 +153,7 @@ impl NewProduct {
             name: self.name,
             price: self.price,
             stock: self.stock,
+            version: Version::FIRST,
         }
     }
 }
@@ -166,6 +173,8 @@ pub struct ProductPatch {
     name: Option<ProductName>,
     price: Option<Money>,
     stock: Option<Stock>,
+    stock_if_current: Option<Stock>,
+    precondition: Option<Precondition>,
 }
 
 impl ProductPatch {
@@ -198,6 +207,21 @@ impl ProductPatch {
         self
     }
 
+    /// Sets the stock only if it is still `current` (Shopify's compare-and-set form,
+    /// `"stock": {"set": 40, "if_current": 45}`); otherwise [`Error::StockChanged`].
+    pub fn with_stock_if_current(mut self, stock: Stock, current: Stock) -> Self {
+        self.stock = Some(stock);
+        self.stock_if_current = Some(current);
+        self
+    }
+
+    /// Applies only if the product satisfies `precondition` (HTTP's `If-Match`); otherwise
+    /// [`Error::PreconditionFailed`].
+    pub fn with_precondition(mut self, precondition: Precondition) -> Self {
+        self.precondition = Some(precondition);
+        self
+    }
+
     /// The new SKU, if any.
     pub fn sku(&self) -> Option<&Sku> {
         self.sku.as_ref()
@@ -223,15 +247,29 @@ impl ProductPatch {
         self.sku.is_none() && self.name.is_none() && self.price.is_none() && self.stock.is_none()
     }
 
-    /// `product` with the patch applied (what every store writes).
-    pub fn apply_to(&self, product: &Product) -> Product {
-        Product {
+    /// `product` with the patch applied, at its next version (what every store writes, inside
+    /// the transaction that read `product`), or why not: the precondition
+    /// ([`Error::PreconditionFailed`]) or the stock compare-and-set ([`Error::StockChanged`])
+    /// no longer holds.
+    pub fn apply_to(&self, product: &Product) -> Result<Product, Error> {
+        crate::version::check(self.precondition.as_ref(), product.id, product.version)?;
+        if let Some(expected) = self.stock_if_current
+            && expected != product.stock
+        {
+            return Err(Error::StockChanged {
+                product_id: product.id,
+                expected,
+                current: product.stock,
+            });
+        }
+        Ok(Product {
             id: product.id,
             sku: self.sku.clone().unwrap_or_else(|| product.sku.clone()),
             name: self.name.clone().unwrap_or_else(|| product.name.clone()),
             price: self.price.unwrap_or(product.price),
             stock: self.stock.unwrap_or(product.stock),
-        }
+            version: product.version.next(),
+        })
     }
 }
 
@@ -249,6 +287,20 @@ pub(crate) fn price_field(v: &Value) -> Result<Money, Problem> {
 
 fn stock_field(v: &Value) -> Result<Stock, Problem> {
     validation::count(v, Stock::new)
+}
+
+/// A `PUT`'s stock: a number, or the compare-and-set form `{"set": 40, "if_current": 45}`.
+fn stock_update_field(v: &Value) -> Result<(Stock, Option<Stock>), Problem> {
+    let Some(form) = v.as_object() else {
+        return Ok((stock_field(v)?, None));
+    };
+    if form.len() != 2 || !form.contains_key("set") || !form.contains_key("if_current") {
+        return Err(Problem::StockForm);
+    }
+    Ok((
+        stock_field(&form["set"])?,
+        Some(stock_field(&form["if_current"])?),
+    ))
 }
 
 const PRODUCT_FIELDS: &[&str] = &["sku", "name", "price", "stock"];
@@ -285,14 +337,19 @@ impl ProductPatch {
     /// Reads a `PUT /products/{id}` body: any subset of the product's fields, nothing else.
     pub fn from_json(body: &Value) -> Result<ProductPatch, ValidationErrors> {
         let mut r = BodyReader::new(body);
-        let patch = ProductPatch {
-            sku: r.optional("sku", sku_field),
-            name: r.optional("name", name_field),
-            price: r.optional("price", price_field),
-            stock: r.optional("stock", stock_field),
-        };
+        let sku = r.optional("sku", sku_field);
+        let name = r.optional("name", name_field);
+        let price = r.optional("price", price_field);
+        let stock = r.optional("stock", stock_update_field);
         r.finish(PRODUCT_FIELDS, false)?;
-        Ok(patch)
+        Ok(ProductPatch {
+            sku,
+            name,
+            price,
+            stock: stock.map(|(set, _)| set),
+            stock_if_current: stock.and_then(|(_, if_current)| if_current),
+            precondition: None,
+        })
     }
 }
 

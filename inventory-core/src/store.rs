@@ -16,6 +16,7 @@ use crate::ledger::{Adjustment, StockMovement};
 use crate::order::{NewOrder, Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::StatusChange;
+use crate::version::Precondition;
 use crate::webhook::EventId;
 
 /// A webhook event to record.
@@ -126,8 +127,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Product>;
 
     /// Deletes a product with no orders (and its ledger); one with orders is
-    /// [`crate::Error::ProductHasOrders`].
-    async fn delete_product(&self, id: i64) -> Result<()>;
+    /// [`crate::Error::ProductHasOrders`]. With a `precondition`, the product's version is
+    /// checked by [`Precondition::check`] in the same step.
+    async fn delete_product(&self, id: i64, precondition: Option<&Precondition>) -> Result<()>;
 
     /// Applies the adjustment with an `adjustment` ledger row carrying its reason, in one step,
     /// as [`Adjustment::apply_to`] decides on the current stock; a refusal changes nothing.
@@ -238,8 +240,8 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     ) -> Result<Product> {
         (**self).update_product(id, patch, at).await
     }
-    async fn delete_product(&self, id: i64) -> Result<()> {
-        (**self).delete_product(id).await
+    async fn delete_product(&self, id: i64, precondition: Option<&Precondition>) -> Result<()> {
+        (**self).delete_product(id, precondition).await
     }
     async fn adjust_stock(
         &self,

@@ -85,6 +85,9 @@ pub enum Problem {
     /// An amount of money that is not one.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// A stock that is neither a number nor `{"set": n, "if_current": m}`.
+    #[error("Input should be an integer or {{\"set\": integer, \"if_current\": integer}}")]
+    StockForm,
     /// A status that does not exist.
     #[error(transparent)]
     Status(#[from] UnknownStatus),

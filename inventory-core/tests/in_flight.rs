@@ -58,8 +58,12 @@ impl Store for GatedStore {
     ) -> Result<Product> {
         self.inner.update_product(id, p, at).await
     }
-    async fn delete_product(&self, id: i64) -> Result<()> {
-        self.inner.delete_product(id).await
+    async fn delete_product(
+        &self,
+        id: i64,
+        precondition: Option<&inventory_core::Precondition>,
+    ) -> Result<()> {
+        self.inner.delete_product(id, precondition).await
     }
     async fn adjust_stock(&self, id: i64, a: &Adjustment, at: OffsetDateTime) -> Result<Product> {
         self.inner.adjust_stock(id, a, at).await

@@ -46,6 +46,9 @@ pub enum ApiError {
     /// The body did not arrive within `BODY_READ_TIMEOUT`.
     #[error("request body timeout")]
     BodyTimeout,
+    /// `REQUIRE_IF_MATCH` is on and a write came without `If-Match`.
+    #[error("precondition required")]
+    PreconditionRequired,
     /// The request target is not a path (`CONNECT host:port`, or `http://host` alone).
     #[error("request target is not a path")]
     BadRequestTarget,
@@ -98,6 +101,10 @@ pub const INSUFFICIENT_STOCK: &str = "Insufficient stock";
 pub const EVENT_REPLAYED: &str = "Event already processed";
 /// `detail.error` of a payment whose amount is not the order's total.
 pub const AMOUNT_MISMATCH: &str = "Amount mismatch";
+/// `detail.error` of a write whose `If-Match` no longer holds.
+pub const PRECONDITION_FAILED: &str = "Precondition failed";
+/// `detail.error` of a stock compare-and-set that found another stock.
+pub const STOCK_CHANGED: &str = "Stock changed";
 /// `detail.error` of a payment for an order that expired.
 pub const ORDER_EXPIRED: &str = "Order expired";
 
@@ -123,6 +130,7 @@ impl ApiError {
             ApiError::BadBody(_) => "bad_body",
             ApiError::BodyTimeout => "body_timeout",
             ApiError::BadRequestTarget => "bad_request_target",
+            ApiError::PreconditionRequired => "precondition_required",
             ApiError::Unauthorized => "unauthorized",
             ApiError::RateLimited(_) => "rate_limited",
         }
@@ -172,6 +180,10 @@ impl ApiError {
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 r
             }
+            ApiError::PreconditionRequired => detail(
+                StatusCode::PRECONDITION_REQUIRED,
+                json!("Precondition required: send If-Match with the ETag of the row you read"),
+            ),
             ApiError::BadRequestTarget => {
                 let mut r = detail(
                     StatusCode::BAD_REQUEST,
@@ -233,6 +245,8 @@ pub fn core_kind(e: &CoreError) -> &'static str {
         CoreError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
         CoreError::IdempotencyKeyInFlight { .. } => "idempotency_key_in_flight",
         CoreError::OrderExpired { .. } => "order_expired",
+        CoreError::PreconditionFailed { .. } => "precondition_failed",
+        CoreError::StockChanged { .. } => "stock_changed",
         _ => "internal",
     }
 }
@@ -355,6 +369,23 @@ fn core_response(e: CoreError) -> Response {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
         }
+        e @ CoreError::PreconditionFailed { id, current } => {
+            let etag = crate::conditional::etag(current);
+            let r = detail(
+                StatusCode::PRECONDITION_FAILED,
+                json!({"error": PRECONDITION_FAILED, "id": id, "etag": etag, "message": e.to_string()}),
+            );
+            crate::conditional::with_etag(r, current)
+        }
+        CoreError::StockChanged {
+            product_id,
+            expected,
+            current,
+        } => detail(
+            StatusCode::CONFLICT,
+            json!({"error": STOCK_CHANGED, "product_id": product_id,
+                   "expected": expected.get(), "current": current.get()}),
+        ),
         e @ CoreError::OrderExpired { id } => detail(
             StatusCode::CONFLICT,
             json!({"error": ORDER_EXPIRED, "order_id": id, "message": e.to_string()}),

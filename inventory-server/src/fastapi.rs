@@ -156,6 +156,7 @@ pub fn kind(problem: &Problem) -> &'static str {
         Problem::Range(e) => range_kind(e),
         Problem::Money(e) => money_kind(e),
         Problem::Status(_) => "enum",
+        Problem::StockForm => "stock_form",
         _ => "value_error",
     }
 }

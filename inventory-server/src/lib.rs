@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod check;
+pub mod conditional;
 pub mod error;
 pub mod fastapi;
 pub mod openapi;

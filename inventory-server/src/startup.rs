@@ -145,6 +145,7 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             body_read_timeout: settings.body_read_timeout,
             api_keys,
+            require_if_match: settings.require_if_match,
             limiter,
         });
         let addr = SocketAddr::new(settings.host, settings.port);

@@ -25,6 +25,8 @@ pub struct AppState {
     pub body_read_timeout: std::time::Duration,
     /// `API_KEY`s that writes need.
     pub api_keys: crate::auth::ApiKeys,
+    /// `REQUIRE_IF_MATCH`: writes to a product or an order without `If-Match` are a 428.
+    pub require_if_match: bool,
     /// Per-client limits (`None`: off).
     pub limiter: Option<crate::ratelimit::ClientLimiter>,
 }

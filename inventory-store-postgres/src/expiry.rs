@@ -35,12 +35,13 @@ const LOCK_PRODUCTS_SQL: &str =
 /// with source `$5` (event id `$6`). `sum` of BIGINT is NUMERIC, hence the cast.
 const EXPIRE_SQL: &str = concat!(
     "WITH moved AS (\
-         UPDATE orders SET status = $4, updated_at = $2 \
+         UPDATE orders SET status = $4, updated_at = $2, version = version + 1 \
          WHERE id = ANY($1) AND status = $3 RETURNING ",
     order_columns!(),
     "), \
      restored AS (\
-         UPDATE products SET stock = products.stock + back.quantity, updated_at = $2 \
+         UPDATE products SET stock = products.stock + back.quantity, updated_at = $2, \
+             version = products.version + 1 \
          FROM (SELECT product_id, sum(quantity)::bigint AS quantity FROM moved \
                GROUP BY product_id) back \
          WHERE products.id = back.product_id AND $7::text IS NOT NULL), \

@@ -51,8 +51,8 @@ use inventory_core::idempotency::{IdempotencyKey, Idempotent};
 use inventory_core::store::{EventEffect, EventRecord};
 use inventory_core::webhook::EventId;
 use inventory_core::{
-    Adjustment, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page, Product, ProductPatch,
-    Result, StatusChange, StockMovement, Store,
+    Adjustment, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page, Precondition, Product,
+    ProductPatch, Result, StatusChange, StockMovement, Store,
 };
 use time::OffsetDateTime;
 use tokio_postgres::NoTls;
@@ -281,8 +281,8 @@ impl Store for PostgresStore {
         retrying(|| self.update_product_once(id, &patch, at)).await
     }
 
-    async fn delete_product(&self, id: i64) -> Result<()> {
-        retrying(|| self.delete_product_once(id)).await
+    async fn delete_product(&self, id: i64, precondition: Option<&Precondition>) -> Result<()> {
+        retrying(|| self.delete_product_once(id, precondition)).await
     }
 
     async fn adjust_stock(

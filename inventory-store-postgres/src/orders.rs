@@ -29,7 +29,7 @@ use crate::rows::{self, ORDER_COLUMNS, event_columns, order_columns};
 /// checked at the end of the statement, when the order they name exists.
 const PLACE_SQL: &str = concat!(
     "WITH taken AS (\
-         UPDATE products SET stock = stock - $2, updated_at = $3 \
+         UPDATE products SET stock = stock - $2, updated_at = $3, version = version + 1 \
          WHERE id = $1 AND stock >= $2 RETURNING id, price_cents), \
      placed AS (\
          INSERT INTO orders \
@@ -101,12 +101,14 @@ fn list_query<'a>(
 /// (PostgreSQL always completes data-modifying CTEs).
 const CAS_SQL: &str = concat!(
     "WITH moved AS (\
-         UPDATE orders SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2 \
+         UPDATE orders SET status = $3, updated_at = $4, version = version + 1 \
+         WHERE id = $1 AND status = $2 \
          RETURNING ",
     order_columns!(),
     "), \
      restored AS (\
-         UPDATE products SET stock = products.stock + moved.quantity, updated_at = $4 \
+         UPDATE products SET stock = products.stock + moved.quantity, updated_at = $4, \
+             version = products.version + 1 \
          FROM moved WHERE products.id = moved.product_id AND $7::text IS NOT NULL), \
      ledger AS (\
          INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \

@@ -6,11 +6,12 @@
 use deadpool_postgres::GenericClient;
 use inventory_core::idempotency::{IdempotencyKey, Idempotent};
 use inventory_core::{
-    Adjustment, Error, MAX_STOCK, MovementKind, NewProduct, Page, Product, ProductPatch, Stock,
-    StockDelta, StockMovement,
+    Adjustment, Error, MAX_STOCK, MovementKind, NewProduct, Page, Precondition, Product,
+    ProductPatch, Stock, StockDelta, StockMovement, Version,
 };
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::error::{OpError, OpResult, corrupt, is_foreign_key_violation, violates};
@@ -53,31 +54,26 @@ const LIST_AFTER_SQL: &str = concat!(
     " FROM products WHERE id > $3 ORDER BY id LIMIT $1 OFFSET $2"
 );
 
-/// A partial update in one statement: a NULL parameter keeps the column (what
-/// [`ProductPatch::apply_to`] does, applied under the row lock). A changed stock writes a ledger
-/// row of kind `$7` with the difference.
-///
-/// `old` locks the row and reads its newest stock (under READ COMMITTED, a locking read waits
-/// for a concurrent writer, then returns the version it committed), and nothing can change it
-/// between that lock and the UPDATE: so `stock - old_stock` is exactly this update's change.
-/// `NO KEY UPDATE` is the lock the UPDATE takes anyway; it leaves the foreign-key checks of
-/// concurrent inserts naming the product (orders, ledger rows) free to proceed.
-const UPDATE_SQL: &str = concat!(
-    "WITH old AS (SELECT id, stock FROM products WHERE id = $1 FOR NO KEY UPDATE), \
-     updated AS (\
-         UPDATE products SET sku = COALESCE($2::text, sku), name = COALESCE($3::text, name), \
-         price_cents = COALESCE($4::bigint, price_cents), \
-         stock = COALESCE($5::bigint, products.stock), updated_at = $6 \
-         FROM old WHERE products.id = old.id \
-         RETURNING products.id, sku, name, price_cents, products.stock, old.stock AS old_stock), \
-     ledger AS (\
-         INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
-         SELECT id, stock - old_stock, $7::text, $7::text, $6 FROM updated \
-         WHERE stock <> old_stock) \
-     SELECT ",
+/// A partial update, in one transaction: the row is locked (`NO KEY UPDATE`, the lock the
+/// UPDATE takes anyway; it leaves the foreign-key checks of concurrent inserts naming the product
+/// free to proceed), core's [`ProductPatch::apply_to`] decides the new row from it (precondition
+/// and stock compare-and-set included), and the row and, for a changed stock, its `set` ledger
+/// row are written.
+const LOCK_FOR_UPDATE_SQL: &str = concat!(
+    "SELECT ",
     product_columns!(),
-    " FROM updated"
+    " FROM products WHERE id = $1 FOR NO KEY UPDATE"
 );
+
+const WRITE_SQL: &str = "UPDATE products SET sku = $2, name = $3, price_cents = $4, stock = $5, \
+     updated_at = $6, version = $7 WHERE id = $1";
+
+const SET_LEDGER_SQL: &str = "INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
+     VALUES ($1, $2, $3, $3, $4)";
+
+/// Locks the row to delete (a concurrent order's foreign-key check waits for it) and reads the
+/// version a precondition is checked against.
+const LOCK_FOR_DELETE_SQL: &str = "SELECT version FROM products WHERE id = $1 FOR UPDATE";
 
 /// Deletes the product only if no order references it (its ledger goes with it, by the foreign
 /// key's ON DELETE CASCADE), and tells in the same statement which of "not found", "has orders"
@@ -103,7 +99,7 @@ const DELETE_SQL: &str = "\
 /// before updating, so it never goes below zero. No UPDATE row, no ledger row.
 const ADJUST_SQL: &str = concat!(
     "WITH adjusted AS (\
-         UPDATE products SET stock = stock + $2, updated_at = $3 \
+         UPDATE products SET stock = stock + $2, updated_at = $3, version = version + 1 \
          WHERE id = $1 AND $2 >= -stock AND $2 <= $4 - stock RETURNING ",
     product_columns!(),
     "), \
@@ -188,35 +184,61 @@ impl PostgresStore {
         patch: &ProductPatch,
         at: OffsetDateTime,
     ) -> OpResult<Product> {
-        if patch.is_empty() {
-            return self.get_product_once(id).await;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let lock = tx.prepare_cached(LOCK_FOR_UPDATE_SQL).await?;
+        let Some(row) = tx.query_opt(&lock, &[&id]).await? else {
+            return Err(Error::ProductNotFound { id }.into());
+        };
+        let old = rows::product(&row)?;
+        let product = patch.apply_to(&old)?;
+        let write = tx.prepare_cached(WRITE_SQL).await?;
+        let params: [&(dyn ToSql + Sync); 7] = [
+            &id,
+            &product.sku.as_str(),
+            &product.name.as_str(),
+            &product.price.cents(),
+            &product.stock.get(),
+            &at,
+            &product.version.get(),
+        ];
+        if let Err(e) = tx.execute(&write, &params).await {
+            return Err(
+                if violates(&e, &SqlState::UNIQUE_VIOLATION, SKU_CONSTRAINT) {
+                    Error::DuplicateSku { sku: product.sku }.into()
+                } else {
+                    e.into()
+                },
+            );
         }
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(UPDATE_SQL).await?;
-        let sku = patch.sku().map(|s| s.as_str());
-        let name = patch.name().map(|n| n.as_str());
-        let price = patch.price().map(|p| p.cents());
-        let stock = patch.stock().map(Stock::get);
-        let kind = MovementKind::Set.as_str();
-        let result = client
-            .query_opt(&stmt, &[&id, &sku, &name, &price, &stock, &at, &kind])
-            .await;
-        match result {
-            Ok(Some(row)) => rows::product(&row),
-            Ok(None) => Err(Error::ProductNotFound { id }.into()),
-            Err(e) => match patch.sku() {
-                Some(sku) if violates(&e, &SqlState::UNIQUE_VIOLATION, SKU_CONSTRAINT) => {
-                    Err(Error::DuplicateSku { sku: sku.clone() }.into())
-                }
-                _ => Err(e.into()),
-            },
+        if product.stock != old.stock {
+            let delta = old.stock.delta_to(product.stock).get();
+            let ledger = tx.prepare_cached(SET_LEDGER_SQL).await?;
+            let kind = MovementKind::Set.as_str();
+            tx.execute(&ledger, &[&id, &delta, &kind, &at]).await?;
         }
+        tx.commit().await?;
+        Ok(product)
     }
 
-    pub(crate) async fn delete_product_once(&self, id: i64) -> OpResult<()> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(DELETE_SQL).await?;
-        let row = match client.query_one(&stmt, &[&id]).await {
+    pub(crate) async fn delete_product_once(
+        &self,
+        id: i64,
+        precondition: Option<&Precondition>,
+    ) -> OpResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let lock = tx.prepare_cached(LOCK_FOR_DELETE_SQL).await?;
+        let Some(row) = tx.query_opt(&lock, &[&id]).await? else {
+            return Err(Error::ProductNotFound { id }.into());
+        };
+        if let Some(precondition) = precondition {
+            let version = Version::new(row.try_get("version")?)
+                .map_err(|e| corrupt(format!("product {id}: version: {e}")))?;
+            precondition.check(id, version)?;
+        }
+        let stmt = tx.prepare_cached(DELETE_SQL).await?;
+        let row = match tx.query_one(&stmt, &[&id]).await {
             Ok(row) => row,
             Err(e) if is_foreign_key_violation(&e) => {
                 return Err(Error::ProductHasOrders { id }.into());
@@ -226,7 +248,10 @@ impl PostgresStore {
         let has_orders: Option<bool> = row.try_get("has_orders")?;
         let deleted: bool = row.try_get("deleted")?;
         match (deleted, has_orders) {
-            (true, _) => Ok(()),
+            (true, _) => {
+                tx.commit().await?;
+                Ok(())
+            }
             (false, Some(true)) => Err(Error::ProductHasOrders { id }.into()),
             // Absent from the snapshot, or present but deleted by a concurrent caller before
             // this DELETE reached it: either way it is gone.

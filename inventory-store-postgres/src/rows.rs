@@ -5,7 +5,7 @@ use std::fmt::Display;
 
 use inventory_core::{
     ChangeSource, Money, MovementKind, Order, OrderEvent, OrderStatus, Product, ProductName,
-    Quantity, Sku, Stock, StockDelta, StockMovement, UnknownStatus,
+    Quantity, Sku, Stock, StockDelta, StockMovement, UnknownStatus, Version,
 };
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
@@ -16,7 +16,7 @@ use crate::error::{OpResult, corrupt};
 /// can be `concat!`-ed into constants).
 macro_rules! product_columns {
     () => {
-        "id, sku, name, price_cents, stock"
+        "id, sku, name, price_cents, stock, version"
     };
 }
 
@@ -24,7 +24,7 @@ macro_rules! product_columns {
 /// the total is core's rule ([`Money::times`]), and the column's CHECK keeps it equal.
 macro_rules! order_columns {
     () => {
-        "id, product_id, quantity, status, unit_price_cents, created_at, updated_at"
+        "id, product_id, quantity, status, unit_price_cents, created_at, updated_at, version"
     };
 }
 
@@ -62,6 +62,7 @@ pub(crate) fn product(row: &Row) -> OpResult<Product> {
         name: ProductName::parse(get(row, "name")?).map_err(|e| bad("name", &e))?,
         price: Money::from_cents(get(row, "price_cents")?).map_err(|e| bad("price_cents", &e))?,
         stock: Stock::new(get(row, "stock")?).map_err(|e| bad("stock", &e))?,
+        version: Version::new(get(row, "version")?).map_err(|e| bad("version", &e))?,
     })
 }
 
@@ -82,6 +83,7 @@ pub(crate) fn order(row: &Row) -> OpResult<Order> {
         // The driver reads TIMESTAMPTZ as UTC, so values compare equal to what was written.
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
+        version: Version::new(get(row, "version")?).map_err(|e| bad("version", &e))?,
     })
 }
 

@@ -202,7 +202,8 @@ async fn delete_racing_an_order_on_another_instance_never_orphans_it() {
             .create(new_product(&format!("DR-{i}"), 100, 5))
             .await
             .expect("create");
-        let (ordered, deleted) = tokio::join!(a.order(new_order(p.id, 1)), b.delete_product(p.id),);
+        let (ordered, deleted) =
+            tokio::join!(a.order(new_order(p.id, 1)), b.delete_product(p.id, None),);
         match (&ordered, &deleted) {
             // The order came first: the product stays, with its order.
             (Ok(o), Err(Error::ProductHasOrders { id })) => {

@@ -6,8 +6,8 @@ use inventory_core::idempotency::{IdempotencyKey, Idempotent, restore, snapshot}
 use inventory_core::store::{EventEffect, EventRecord};
 use inventory_core::webhook::EventId;
 use inventory_core::{
-    Adjustment, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page, Product, ProductPatch,
-    Result, StatusChange, StockMovement, Store,
+    Adjustment, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page, Precondition, Product,
+    ProductPatch, Result, StatusChange, StockMovement, Store,
 };
 use rusqlite::Connection;
 use time::OffsetDateTime;
@@ -56,8 +56,10 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn delete_product(&self, id: i64) -> Result<()> {
-        self.write(move |c| sql::delete_product(c, id)).await
+    async fn delete_product(&self, id: i64, precondition: Option<&Precondition>) -> Result<()> {
+        let precondition = precondition.cloned();
+        self.write(move |c| sql::delete_product(c, id, precondition.as_ref()))
+            .await
     }
 
     async fn adjust_stock(

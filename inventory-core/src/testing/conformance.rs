@@ -50,7 +50,10 @@ pub async fn product_crud<S: Store + Clone>(store: S) {
         .expect("update");
     assert_eq!((updated.sku.as_str(), updated.stock.get()), ("CRUD-2", 7));
 
-    store.delete_product(created.id).await.expect("delete");
+    store
+        .delete_product(created.id, None)
+        .await
+        .expect("delete");
     assert!(matches!(
         store.get_product(created.id).await,
         Err(Error::ProductNotFound { .. })
@@ -160,7 +163,7 @@ pub async fn missing_rows_are_not_found<S: Store + Clone>(store: S) {
         .map(drop)));
     let patch = ProductPatch::new().with_stock(stock(1));
     assert!(nf(&store.update_product(999, patch, t0()).await.map(drop)));
-    assert!(nf(&store.delete_product(999).await));
+    assert!(nf(&store.delete_product(999, None).await));
     assert!(nf(&store
         .adjust_stock(999, &adjustment(1, "test"), t0())
         .await
@@ -205,7 +208,7 @@ pub async fn product_with_orders_cannot_be_deleted<S: Store + Clone>(store: S) {
         .await
         .expect("cancel");
     assert!(
-        matches!(store.delete_product(p.id).await, Err(Error::ProductHasOrders { id }) if id == p.id)
+        matches!(store.delete_product(p.id, None).await, Err(Error::ProductHasOrders { id }) if id == p.id)
     );
     assert_eq!(store.get_product(p.id).await.expect("still there").stock, 5);
     assert_eq!(

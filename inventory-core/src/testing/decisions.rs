@@ -193,7 +193,7 @@ pub async fn refusals_are_the_same_typed_errors<S: Store + Clone>(store: S) {
         ),
         other => panic!("stale compare-and-set: {other:?}"),
     }
-    match store.delete_product(p.id).await {
+    match store.delete_product(p.id, None).await {
         Err(Error::ProductHasOrders { id }) => assert_eq!(id, p.id),
         other => panic!("delete with orders: {other:?}"),
     }
@@ -225,7 +225,7 @@ pub async fn refusals_are_the_same_typed_errors<S: Store + Clone>(store: S) {
     }
     for missing in [
         store.get_product(999).await.map(drop),
-        store.delete_product(999).await,
+        store.delete_product(999, None).await,
         store
             .adjust_stock(999, &adjustment(1, "x"), t0())
             .await

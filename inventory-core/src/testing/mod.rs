@@ -12,7 +12,7 @@
 //!
 //! `fresh_store` returns a new, empty store and a guard that is dropped when the test ends (a
 //! temporary directory, a database to drop). The macro expands to one `#[tokio::test]` per case
-//! of [`conformance`], [`decisions`], [`filters`] and [`concurrency`], and to the property tests of [`model`]; the test crate
+//! of [`conformance`], [`decisions`], [`filters`], [`versions`] and [`concurrency`], and to the property tests of [`model`]; the test crate
 //! needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
 
 pub mod concurrency;
@@ -21,6 +21,7 @@ pub mod decisions;
 pub mod filters;
 pub mod model;
 pub mod records;
+pub mod versions;
 pub mod webhooks;
 
 use time::OffsetDateTime;
@@ -153,6 +154,11 @@ macro_rules! store_conformance_tests {
         $crate::__store_case_tests!($fresh; decisions;
             same_operations_write_the_same_records,
             refusals_are_the_same_typed_errors,
+        );
+        $crate::__store_case_tests!($fresh; versions;
+            versions_follow_every_change_of_the_row,
+            stale_preconditions_change_nothing,
+            one_of_two_writers_on_a_version_wins,
         );
         $crate::__store_case_tests!($fresh; filters;
             list_orders_filters_by_creation_time,

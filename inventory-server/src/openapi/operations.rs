@@ -23,6 +23,16 @@ struct Operation {
 const UNKNOWN_PRODUCT: Answer = (404, "Unknown product", &["Detail"]);
 const UNKNOWN_ORDER: Answer = (404, "Unknown order", &["Detail"]);
 const CONCURRENT: Answer = (409, "Changed concurrently; retry", &["Detail"]);
+const STALE: Answer = (
+    412,
+    "If-Match no longer holds: the row changed since (its current ETag in the answer)",
+    &["PreconditionFailed"],
+);
+const UNCONDITIONAL: Answer = (
+    428,
+    "REQUIRE_IF_MATCH is set and the request has no If-Match",
+    &["Detail"],
+);
 
 const OPERATIONS: &[Operation] = &[
     Operation {
@@ -51,7 +61,16 @@ const OPERATIONS: &[Operation] = &[
         path: "/products/{product_id}",
         method: "put",
         body: Some("ProductUpdate"),
-        answers: &[UNKNOWN_PRODUCT, (409, "The new SKU is taken", &["Detail"])],
+        answers: &[
+            UNKNOWN_PRODUCT,
+            (
+                409,
+                "The new SKU is taken, or the stock is not the `if_current` of the compare-and-set form",
+                &["Detail", "StockChanged"],
+            ),
+            STALE,
+            UNCONDITIONAL,
+        ],
     },
     Operation {
         path: "/products/{product_id}",
@@ -64,6 +83,8 @@ const OPERATIONS: &[Operation] = &[
                 "Orders reference the product; order history is kept",
                 &["Detail"],
             ),
+            STALE,
+            UNCONDITIONAL,
         ],
     },
     Operation {
@@ -118,6 +139,8 @@ const OPERATIONS: &[Operation] = &[
             (400, "A move the status table forbids", &["TransitionError"]),
             UNKNOWN_ORDER,
             CONCURRENT,
+            STALE,
+            UNCONDITIONAL,
         ],
     },
     Operation {
@@ -132,6 +155,8 @@ const OPERATIONS: &[Operation] = &[
             ),
             UNKNOWN_ORDER,
             CONCURRENT,
+            STALE,
+            UNCONDITIONAL,
         ],
     },
     Operation {
@@ -276,6 +301,9 @@ fn response(answers: &[&Answer]) -> Value {
     if matches!(status, 429 | 503) || description.contains("Retry-After") {
         headers.insert("Retry-After".into(), json!({"schema": {"type": "string"}}));
     }
+    if status == 412 {
+        headers.insert("ETag".into(), json!({"schema": {"type": "string"}}));
+    }
     if status == 401 && description.contains("API key") {
         headers.insert(
             "WWW-Authenticate".into(),
@@ -313,6 +341,16 @@ pub(super) fn complete(doc: &mut Value) {
                 json!([{"bearer": []}, {"api_key": []}, {}]),
             );
         }
+        let conditional = op.answers.iter().any(|(status, _, _)| *status == 412);
+        if conditional {
+            let parameters = operation.entry("parameters").or_insert_with(|| json!([]));
+            if let Some(list) = parameters.as_array_mut() {
+                list.push(json!({
+                    "name": "If-Match", "in": "header", "required": false,
+                    "description": "The ETag of the row as last read (or `*`): the write is made only if the row has not changed since, else 412.",
+                    "schema": {"type": "string"}}));
+            }
+        }
         if let Some(parameters) = operation
             .get_mut("parameters")
             .and_then(Value::as_array_mut)
@@ -334,6 +372,17 @@ pub(super) fn complete(doc: &mut Value) {
         for status in statuses {
             let same: Vec<&Answer> = answers.iter().filter(|(s, _, _)| *s == status).collect();
             responses.insert(status.to_string(), response(&same));
+        }
+        // The row's version, on every answer that shows one product or order.
+        let versioned = matches!(op.path, "/products/{product_id}" | "/orders/{order_id}")
+            && matches!(op.method, "get" | "put");
+        if let Some(ok) = responses.get_mut("200").and_then(Value::as_object_mut)
+            && versioned
+        {
+            let headers = ok.entry("headers").or_insert_with(|| json!({}));
+            headers["ETag"] = json!({
+                "description": "The row's version, for If-Match",
+                "schema": {"type": "string"}});
         }
     }
 }

@@ -132,6 +132,10 @@ fn product_fields() -> Value {
 /// The request bodies, by component name.
 fn request_bodies() -> Vec<(&'static str, Value)> {
     let product = product_fields();
+    let mut update = product.clone();
+    update["stock"] = json!({"oneOf": [int(0, MAX_STOCK), {
+        "type": "object", "additionalProperties": false, "required": ["set", "if_current"],
+        "properties": {"set": int(0, MAX_STOCK), "if_current": int(0, MAX_STOCK)}}]});
     let largest_total = MAX_CENTS.saturating_mul(Quantity::MAX);
     vec![
         (
@@ -146,8 +150,8 @@ fn request_bodies() -> Vec<(&'static str, Value)> {
         (
             "ProductUpdate",
             json!({
-                "description": "A partial update: any subset of the product's fields. Unknown fields are refused.",
-                "type": "object", "additionalProperties": false, "properties": product,
+                "description": "A partial update: any subset of the product's fields. Unknown fields are refused. `stock` may be the compare-and-set form `{\"set\": 40, \"if_current\": 45}`: set only if the stock is still 45, else 409 with the current stock.",
+                "type": "object", "additionalProperties": false, "properties": update,
                 "example": {"price": 44.99, "stock": 100},
             }),
         ),
@@ -265,6 +269,22 @@ fn error_bodies() -> Vec<(&'static str, Value)> {
                 "A status move the table forbids.",
                 error::TRANSITION_ERROR,
                 json!({"current_status": status.clone(), "requested_status": status}),
+            ),
+        ),
+        (
+            "PreconditionFailed",
+            detail_object(
+                "The row changed since the ETag sent in If-Match; nothing was written.",
+                error::PRECONDITION_FAILED,
+                json!({"id": id.clone(), "etag": {"type": "string"}}),
+            ),
+        ),
+        (
+            "StockChanged",
+            detail_object(
+                "The stock is not the compare-and-set's `if_current`; nothing was written.",
+                error::STOCK_CHANGED,
+                json!({"product_id": id.clone(), "expected": id.clone(), "current": id.clone()}),
             ),
         ),
         (

@@ -97,7 +97,7 @@ pub async fn dispatch(
         "/products" => products::create(state, req).await,
         "/products/{product_id}" if m == Method::GET => products::get(state, id).await,
         "/products/{product_id}" if m == Method::PUT => products::update(state, id, req).await,
-        "/products/{product_id}" => products::delete(state, id).await,
+        "/products/{product_id}" => products::delete(state, id, req).await,
         "/products/{product_id}/adjustments" if m == Method::GET => {
             products::list_adjustments(state, id, req).await
         }
@@ -106,7 +106,7 @@ pub async fn dispatch(
         "/orders" => orders::create(state, req).await,
         "/orders/{order_id}" if m == Method::GET => orders::get(state, id).await,
         "/orders/{order_id}" if m == Method::PUT => orders::update(state, id, req).await,
-        "/orders/{order_id}" => orders::cancel(state, id).await,
+        "/orders/{order_id}" => orders::cancel(state, id, req).await,
         "/orders/{order_id}/events" => orders::events(state, id).await,
         "/webhooks/payment" => webhooks::payment(state, req).await,
         "/health" => operations::health(state).await,

@@ -8,6 +8,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::{created, json_list, next_link, page_from_query, probe_after};
+use crate::conditional::{if_match, with_etag};
 use crate::error::{ApiError, json_response};
 use crate::request::{QueryReader, Request, path_id};
 use crate::state::AppState;
@@ -95,7 +96,8 @@ pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, 
 
 pub(super) async fn get(state: &AppState, id: &str) -> Result<Response, ApiError> {
     let order = state.inventory.get_order(path_id(id, "order_id")?).await?;
-    Ok(json_response(StatusCode::OK, &order))
+    let version = order.version;
+    Ok(with_etag(json_response(StatusCode::OK, &order), version))
 }
 
 pub(super) async fn update(
@@ -105,16 +107,26 @@ pub(super) async fn update(
 ) -> Result<Response, ApiError> {
     let id = path_id(id, "order_id")?;
     let status = status_update_from_json(&req.json()?)?;
-    let order = state.inventory.set_order_status(id, status).await?;
+    let inv = &state.inventory;
+    let order = match if_match(req, state.require_if_match)? {
+        Some(precondition) => inv.set_order_status_if(id, status, &precondition).await?,
+        None => inv.set_order_status(id, status).await?,
+    };
     count_status(order.status);
-    Ok(json_response(StatusCode::OK, &order))
+    let version = order.version;
+    Ok(with_etag(json_response(StatusCode::OK, &order), version))
 }
 
-pub(super) async fn cancel(state: &AppState, id: &str) -> Result<Response, ApiError> {
-    state
-        .inventory
-        .cancel_order(path_id(id, "order_id")?)
-        .await?;
+pub(super) async fn cancel(
+    state: &AppState,
+    id: &str,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let id = path_id(id, "order_id")?;
+    match if_match(req, state.require_if_match)? {
+        Some(precondition) => state.inventory.cancel_order_if(id, &precondition).await?,
+        None => state.inventory.cancel_order(id).await?,
+    };
     count_status(OrderStatus::Canceled);
     let mut r = Response::new(bytes::Bytes::new().into());
     *r.status_mut() = StatusCode::NO_CONTENT;

@@ -6,6 +6,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::{created, json_list, next_link, page_from_query, probe_after};
+use crate::conditional::{if_match, with_etag};
 use crate::error::{ApiError, json_response};
 use crate::request::{QueryReader, Request, path_id};
 use crate::state::AppState;
@@ -53,7 +54,8 @@ pub(super) async fn get(state: &AppState, id: &str) -> Result<Response, ApiError
         .inventory
         .get_product(path_id(id, "product_id")?)
         .await?;
-    Ok(json_response(StatusCode::OK, &product))
+    let version = product.version;
+    Ok(with_etag(json_response(StatusCode::OK, &product), version))
 }
 
 pub(super) async fn update(
@@ -62,16 +64,25 @@ pub(super) async fn update(
     req: &Request,
 ) -> Result<Response, ApiError> {
     let id = path_id(id, "product_id")?;
-    let patch = ProductPatch::from_json(&req.json()?)?;
+    let mut patch = ProductPatch::from_json(&req.json()?)?;
+    if let Some(precondition) = if_match(req, state.require_if_match)? {
+        patch = patch.with_precondition(precondition);
+    }
     let product = state.inventory.update_product(id, patch).await?;
-    Ok(json_response(StatusCode::OK, &product))
+    let version = product.version;
+    Ok(with_etag(json_response(StatusCode::OK, &product), version))
 }
 
-pub(super) async fn delete(state: &AppState, id: &str) -> Result<Response, ApiError> {
-    state
-        .inventory
-        .delete_product(path_id(id, "product_id")?)
-        .await?;
+pub(super) async fn delete(
+    state: &AppState,
+    id: &str,
+    req: &Request,
+) -> Result<Response, ApiError> {
+    let id = path_id(id, "product_id")?;
+    match if_match(req, state.require_if_match)? {
+        Some(precondition) => state.inventory.delete_product_if(id, &precondition).await?,
+        None => state.inventory.delete_product(id).await?,
+    }
     let mut r = Response::new(bytes::Bytes::new().into());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)

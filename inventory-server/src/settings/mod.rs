@@ -40,6 +40,9 @@ pub struct Settings {
     pub rate_limit_burst: u32,
     /// `TRUST_PROXY`: take the client address from `X-Forwarded-For` (behind Render's proxy).
     pub trust_proxy: bool,
+    /// `REQUIRE_IF_MATCH` (default false): a `PUT` or `DELETE` of a product or an order without
+    /// `If-Match` is answered 428, so no client can overwrite a change it has not seen.
+    pub require_if_match: bool,
     /// `ORDER_TTL` (e.g. `15m`): PENDING orders older than this are canceled. Off by default.
     pub order_ttl: Option<std::time::Duration>,
     /// `IDEMPOTENCY_TTL` (default `24h`): how long `Idempotency-Key`s are honoured.
@@ -78,6 +81,7 @@ impl std::fmt::Debug for Settings {
             .field("rate_limit", &self.rate_limit)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("trust_proxy", &self.trust_proxy)
+            .field("require_if_match", &self.require_if_match)
             .field("order_ttl", &self.order_ttl)
             .field("idempotency_ttl", &self.idempotency_ttl)
             .field("webhook_scheme", &self.webhook_scheme)
@@ -103,6 +107,15 @@ pub struct SettingsError {
 
 mod database_url;
 pub use database_url::{DatabaseKind, database_kind, redact_url};
+
+/// A boolean setting: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, in any case.
+fn flag(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
 
 /// The secrets of `WEBHOOK_SECRET`: split on commas (several allow rotation), each used byte
 /// for byte. An empty entry, or one with leading or trailing whitespace (which would silently
@@ -143,6 +156,7 @@ impl Settings {
         "RATE_LIMIT",
         "RATE_LIMIT_BURST",
         "TRUST_PROXY",
+        "REQUIRE_IF_MATCH",
         "ORDER_TTL",
         "IDEMPOTENCY_TTL",
         "WEBHOOK_SCHEME",
@@ -168,6 +182,7 @@ impl Settings {
             rate_limit: 0,
             rate_limit_burst: 200,
             trust_proxy: false,
+            require_if_match: false,
             order_ttl: None,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
             webhook_scheme: inventory_core::webhook::WebhookScheme::Hex,
@@ -277,11 +292,12 @@ impl Settings {
                 .ok_or_else(|| invalid("RATE_LIMIT_BURST", v, "expected a positive number"))?;
         }
         if let Some(v) = get("TRUST_PROXY") {
-            s.trust_proxy = match v.to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                _ => return Err(invalid("TRUST_PROXY", v, "expected true or false")),
-            };
+            s.trust_proxy =
+                flag(v).ok_or_else(|| invalid("TRUST_PROXY", v, "expected true or false"))?;
+        }
+        if let Some(v) = get("REQUIRE_IF_MATCH") {
+            s.require_if_match =
+                flag(v).ok_or_else(|| invalid("REQUIRE_IF_MATCH", v, "expected true or false"))?;
         }
         if let Some(v) = get("ORDER_TTL") {
             let ttl = parse_duration(v).map_err(|r| invalid("ORDER_TTL", v, &r))?;

@@ -44,6 +44,7 @@ macro_rules! both_backends {
 mod auth;
 mod check;
 mod concurrency;
+mod conditional;
 mod connections;
 mod date_filters;
 mod disks;

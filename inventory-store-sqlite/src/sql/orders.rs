@@ -6,7 +6,7 @@ use std::fmt::Display;
 
 use inventory_core::{
     Amount, ChangeSource, Error, Money, MovementKind, NewOrder, Order, OrderFilter, OrderStatus,
-    Page, Quantity, Result, StatusChange, Stock, StockDelta, UnknownStatus,
+    Page, Quantity, Result, StatusChange, Stock, StockDelta, UnknownStatus, Version,
 };
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
@@ -17,7 +17,7 @@ use crate::error::{DbResult, corrupt};
 /// compile time.
 macro_rules! columns {
     () => {
-        "id, product_id, quantity, status, unit_price_cents, total_cents, created_at, updated_at"
+        "id, product_id, quantity, status, unit_price_cents, total_cents, created_at, updated_at, version"
     };
 }
 
@@ -31,6 +31,7 @@ struct OrderRow {
     total_cents: i64,
     created_at: i64,
     updated_at: i64,
+    version: i64,
 }
 
 impl OrderRow {
@@ -44,6 +45,7 @@ impl OrderRow {
             total_cents: r.get(5)?,
             created_at: r.get(6)?,
             updated_at: r.get(7)?,
+            version: r.get(8)?,
         })
     }
 
@@ -60,6 +62,7 @@ impl OrderRow {
             total: Amount::from_cents(self.total_cents).map_err(|e| bad("total", &e))?,
             created_at: from_db_time(self.created_at)?,
             updated_at: from_db_time(self.updated_at)?,
+            version: Version::new(self.version).map_err(|e| bad("version", &e))?,
         })
     }
 }
@@ -80,7 +83,7 @@ pub(crate) fn place_order(conn: &Connection, order: &NewOrder, at: i64) -> Resul
     // is, below.
     let taken: Option<(i64, i64, i64)> = conn
         .prepare_cached(
-            "UPDATE OR IGNORE products SET stock = stock - ?1, updated_at = ?2 WHERE id = ?3
+            "UPDATE OR IGNORE products SET stock = stock - ?1, updated_at = ?2, version = version + 1 WHERE id = ?3
              RETURNING stock + ?1, stock, price_cents",
         )
         .db()?
@@ -143,6 +146,7 @@ pub(crate) fn place_order(conn: &Connection, order: &NewOrder, at: i64) -> Resul
         total,
         created_at: at,
         updated_at: at,
+        version: Version::FIRST,
     })
 }
 
@@ -240,7 +244,8 @@ pub(crate) fn change_status(
         return Ok(order);
     }
     let sql = concat!(
-        "UPDATE orders SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status = ?4 RETURNING ",
+        "UPDATE orders SET status = ?1, updated_at = ?2, version = version + 1 \
+         WHERE id = ?3 AND status = ?4 RETURNING ",
         columns!()
     );
     let row = conn
@@ -272,7 +277,7 @@ pub(crate) fn change_status(
         // and a refusal is undone by the savepoint.
         let before: i64 = conn
             .prepare_cached(
-                "UPDATE products SET stock = stock + ?1, updated_at = ?2 WHERE id = ?3
+                "UPDATE products SET stock = stock + ?1, updated_at = ?2, version = version + 1 WHERE id = ?3
                  RETURNING stock - ?1",
             )
             .db()?

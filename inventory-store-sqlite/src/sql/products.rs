@@ -3,8 +3,8 @@
 use std::fmt::Display;
 
 use inventory_core::{
-    Adjustment, Error, Money, MovementKind, NewProduct, Page, Product, ProductName, ProductPatch,
-    Result, Sku, Stock, StockDelta,
+    Adjustment, Error, Money, MovementKind, NewProduct, Page, Precondition, Product, ProductName,
+    ProductPatch, Result, Sku, Stock, StockDelta, Version,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -15,7 +15,7 @@ use crate::error::{DbResult, corrupt, is_foreign_key_violation, is_unique_violat
 /// at compile time.
 macro_rules! columns {
     () => {
-        "id, sku, name, price_cents, stock"
+        "id, sku, name, price_cents, stock, version"
     };
 }
 
@@ -26,6 +26,7 @@ struct ProductRow {
     name: String,
     price_cents: i64,
     stock: i64,
+    version: i64,
 }
 
 impl ProductRow {
@@ -36,6 +37,7 @@ impl ProductRow {
             name: r.get(2)?,
             price_cents: r.get(3)?,
             stock: r.get(4)?,
+            version: r.get(5)?,
         })
     }
 
@@ -48,6 +50,7 @@ impl ProductRow {
             name: ProductName::parse(&self.name).map_err(|e| bad("name", &e))?,
             price: Money::from_cents(self.price_cents).map_err(|e| bad("price", &e))?,
             stock: stock_from_db(id, self.stock)?,
+            version: Version::new(self.version).map_err(|e| bad("version", &e))?,
         })
     }
 }
@@ -168,10 +171,10 @@ pub(crate) fn update_product(
     {
         return Err(Error::DuplicateSku { sku: sku.clone() });
     }
-    let product = patch.apply_to(&old);
+    let product = patch.apply_to(&old)?;
     conn.prepare_cached(
-        "UPDATE products SET sku = ?1, name = ?2, price_cents = ?3, stock = ?4, updated_at = ?5
-         WHERE id = ?6",
+        "UPDATE products SET sku = ?1, name = ?2, price_cents = ?3, stock = ?4, updated_at = ?5,
+         version = ?7 WHERE id = ?6",
     )
     .db()?
     .execute(params![
@@ -180,7 +183,8 @@ pub(crate) fn update_product(
         product.price.cents(),
         product.stock.get(),
         at,
-        id
+        id,
+        product.version.get()
     ])
     .map_err(|e| sku_conflict(e, &product.sku))?;
     if product.stock != old.stock {
@@ -191,9 +195,14 @@ pub(crate) fn update_product(
 }
 
 /// Deletes a product without orders, and its ledger.
-pub(crate) fn delete_product(conn: &Connection, id: i64) -> Result<()> {
-    if !exists(conn, id)? {
-        return Err(Error::ProductNotFound { id });
+pub(crate) fn delete_product(
+    conn: &Connection,
+    id: i64,
+    precondition: Option<&Precondition>,
+) -> Result<()> {
+    let product = get_product(conn, id)?;
+    if let Some(precondition) = precondition {
+        precondition.check(id, product.version)?;
     }
     let has_orders: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM orders WHERE product_id = ?1)")
@@ -233,7 +242,7 @@ pub(crate) fn adjust_stock(
 ) -> Result<Product> {
     let new = adjustment.apply_to(id, stock_of(conn, id)?)?;
     let sql = concat!(
-        "UPDATE products SET stock = ?1, updated_at = ?2 WHERE id = ?3 RETURNING ",
+        "UPDATE products SET stock = ?1, updated_at = ?2, version = version + 1 WHERE id = ?3 RETURNING ",
         columns!()
     );
     let row = conn
