@@ -138,7 +138,10 @@ async fn concurrent_first_connects_migrate_once() {
         .await
         .expect("schema history")
         .get(0);
-    assert_eq!(applied, 3, "V1, V2 and V3 applied exactly once each");
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .expect("the migrations folder")
+        .count() as i64;
+    assert_eq!(applied, migrations, "every migration applied exactly once");
     for s in &stores {
         s.ping().await.expect("ping");
     }

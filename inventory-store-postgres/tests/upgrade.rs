@@ -152,5 +152,8 @@ async fn upgrade_of_an_empty_v1_database_and_reconnects_change_nothing() {
         .await
         .expect("history")
         .get(0);
-    assert_eq!(applied, 3, "V1 to V3 applied once");
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .expect("the migrations folder")
+        .count() as i64;
+    assert_eq!(applied, migrations, "every migration applied once");
 }

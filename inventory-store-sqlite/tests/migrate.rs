@@ -163,7 +163,14 @@ async fn a_v1_database_is_upgraded_with_a_consistent_ledger_and_history() {
         .collect::<Result<_, _>>()
         .expect("versions");
     assert_eq!(versions, (1..=latest_schema_version()).collect::<Vec<_>>());
-    assert_eq!(latest_schema_version(), 3);
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .expect("the migrations folder")
+        .count() as i64;
+    assert_eq!(
+        latest_schema_version(),
+        migrations,
+        "one version per migration file"
+    );
 }
 
 #[tokio::test]
