@@ -19,6 +19,7 @@ pub mod check;
 pub mod conditional;
 pub mod error;
 pub mod fastapi;
+pub mod gauges;
 pub mod openapi;
 pub mod pipeline;
 pub mod ratelimit;

@@ -10,6 +10,7 @@ use inventory_store_postgres::{PostgresOptions, PostgresStore};
 use inventory_store_sqlite::SqliteStore;
 use tokio::sync::watch;
 
+use crate::gauges::StoreGauges;
 use crate::settings::{DatabaseKind, Settings, database_kind, redact_url};
 use crate::state::{AppState, DynStore};
 
@@ -74,6 +75,11 @@ fn webhook_verifier(
 
 /// Opens the store the URL names.
 pub async fn open_store(settings: &Settings) -> Result<DynStore, StartupError> {
+    Ok(open_backend(settings).await?.0)
+}
+
+/// Opens the store the URL names, with the handle its gauges are read from.
+async fn open_backend(settings: &Settings) -> Result<(DynStore, StoreGauges), StartupError> {
     let url = &settings.database_url;
     let fail = |source| StartupError::Database {
         url: redact_url(url),
@@ -86,18 +92,18 @@ pub async fn open_store(settings: &Settings) -> Result<DynStore, StartupError> {
     })?;
     Ok(match kind {
         DatabaseKind::Sqlite(path) => {
-            Arc::new(SqliteStore::open(&path).await.map_err(|e| fail(e.into()))?)
+            let store = SqliteStore::open(&path).await.map_err(|e| fail(e.into()))?;
+            (Arc::new(store.clone()), StoreGauges::Sqlite(store))
         }
         DatabaseKind::Postgres => {
             let options = PostgresOptions {
                 pool_size: settings.pool_size,
                 ..PostgresOptions::default()
             };
-            Arc::new(
-                PostgresStore::connect_with(url, options)
-                    .await
-                    .map_err(|e| fail(e.into()))?,
-            )
+            let store = PostgresStore::connect_with(url, options)
+                .await
+                .map_err(|e| fail(e.into()))?;
+            (Arc::new(store.clone()), StoreGauges::Postgres(store))
         }
     })
 }
@@ -115,7 +121,7 @@ impl Application {
         clock: impl inventory_core::clock::Clock,
     ) -> Result<Application, StartupError> {
         let webhook = webhook_verifier(&settings)?;
-        let store = open_store(&settings).await?;
+        let (store, gauges) = open_backend(&settings).await?;
         let mut inventory = Inventory::new(store)
             .with_clock(clock)
             .with_idempotency_ttl(to_time(settings.idempotency_ttl));
@@ -146,6 +152,7 @@ impl Application {
             body_read_timeout: settings.body_read_timeout,
             api_keys,
             require_if_match: settings.require_if_match,
+            gauges,
             limiter,
         });
         let addr = SocketAddr::new(settings.host, settings.port);

@@ -27,6 +27,8 @@ pub struct AppState {
     pub api_keys: crate::auth::ApiKeys,
     /// `REQUIRE_IF_MATCH`: writes to a product or an order without `If-Match` are a 428.
     pub require_if_match: bool,
+    /// The store's own gauges, read at each `/metrics`.
+    pub gauges: crate::gauges::StoreGauges,
     /// Per-client limits (`None`: off).
     pub limiter: Option<crate::ratelimit::ClientLimiter>,
 }

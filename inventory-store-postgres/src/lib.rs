@@ -154,7 +154,32 @@ impl fmt::Debug for PostgresStore {
     }
 }
 
+/// The connection pool as it is now, for monitoring: how full it is, and who waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// The most connections the pool opens.
+    pub max_size: usize,
+    /// Connections open now.
+    pub open: usize,
+    /// Open connections no request holds.
+    pub idle: usize,
+    /// Requests waiting for a connection.
+    pub waiting: usize,
+}
+
 impl PostgresStore {
+    /// The pool's state now.
+    pub fn pool_stats(&self) -> PoolStats {
+        let status = self.pool.status();
+        PoolStats {
+            max_size: status.max_size,
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        }
+    }
+
     /// Connects with [`PostgresOptions::default`]; see [`connect_with`](Self::connect_with).
     pub async fn connect(url: &str) -> Result<PostgresStore, PostgresError> {
         Self::connect_with(url, PostgresOptions::default()).await

@@ -24,6 +24,7 @@ pub(super) async fn health(state: &AppState) -> Result<Response, ApiError> {
 }
 
 pub(super) fn metrics(state: &AppState) -> Result<Response, ApiError> {
+    state.gauges.record();
     let mut r = Response::new(state.metrics.render().into());
     r.headers_mut().insert(
         header::CONTENT_TYPE,
