@@ -293,7 +293,9 @@ impl<S: Store> Inventory<S> {
     /// cut short by orders expiring under it).
     pub async fn list_orders(&self, filter: OrderFilter, page: Page) -> Result<Vec<Order>> {
         self.expire_due_orders().await?;
-        self.store.list_orders(filter, page).await
+        self.store
+            .list_orders(filter.at_stored_precision(), page)
+            .await
     }
 
     /// An order's status history, oldest first.
@@ -412,6 +414,11 @@ impl<S: Store> Inventory<S> {
         let mut last = None;
         for _ in 0..CAS_RETRIES {
             let order = self.get_order(id).await?;
+            // Checked on the order read, not in the write: sound because every change of an
+            // order is a status change and statuses only move forward, so if the order changes
+            // between this read and the compare-and-set below, the CAS fails and the re-read
+            // answers 412. A write to an order that does not move its status would have to
+            // carry the version into the store's guard instead.
             crate::version::check(precondition, id, order.version)?;
             let transition = plan(order.status)?;
             if transition.is_noop() {

@@ -249,12 +249,13 @@ impl Store for MemoryStore {
     ) -> Result<Product> {
         let mut s = self.lock();
         let old = s.product_mut(id)?.clone();
+        // Preconditions first (RFC 9110 §13.2.2), then the SKU, as every store.
+        let product = patch.apply_to(&old)?;
         if let Some(sku) = patch.sku()
             && s.sku_taken(sku, Some(id))
         {
             return Err(Error::DuplicateSku { sku: sku.clone() });
         }
-        let product = patch.apply_to(&old)?;
         *s.product_mut(id)? = product.clone();
         if product.stock != old.stock {
             let delta = old.stock.delta_to(product.stock);

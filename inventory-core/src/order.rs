@@ -147,9 +147,32 @@ impl OrderFilter {
     /// Whether an order created at `created_at` is inside the filter's time interval
     /// `[created_after, created_before)`: the rule every store's query states.
     pub fn admits_creation(&self, created_at: OffsetDateTime) -> bool {
-        self.created_after.is_none_or(|t| created_at >= t)
-            && self.created_before.is_none_or(|t| created_at < t)
+        let filter = self.at_stored_precision();
+        filter.created_after.is_none_or(|t| created_at >= t)
+            && filter.created_before.is_none_or(|t| created_at < t)
     }
+
+    /// The same filter with its instants at the precision stores keep (microseconds), rounded
+    /// up: for a stored `x`, `x >= b` exactly when `x >= ceil(b)`, and `x < b` exactly when
+    /// `x < ceil(b)`, so every store answers alike whatever the bounds' nanoseconds (a leap
+    /// second `23:59:60` reads as `59.999999999`). [`crate::Inventory::list_orders`] hands
+    /// stores this form.
+    pub fn at_stored_precision(self) -> OrderFilter {
+        OrderFilter {
+            created_after: self.created_after.map(ceil_micros),
+            created_before: self.created_before.map(ceil_micros),
+            ..self
+        }
+    }
+}
+
+/// `t` rounded up to a whole microsecond.
+fn ceil_micros(t: OffsetDateTime) -> OffsetDateTime {
+    let below = t.nanosecond() % 1_000;
+    if below == 0 {
+        return t;
+    }
+    t + time::Duration::nanoseconds(i64::from(1_000 - below))
 }
 
 /// A page of a listing ordered by id: rows with `id > after` (when set), skipping `skip`, at most

@@ -38,15 +38,16 @@ pub fn if_match(req: &Request, required: bool) -> Result<Option<Precondition>, A
     let mut versions = Vec::new();
     for line in lines {
         let Ok(text) = line.to_str() else { continue };
+        // `*` is the whole field value or nothing (`If-Match = "*" / #entity-tag`).
+        if text.trim() == "*" {
+            return Ok(Some(Precondition::Exists));
+        }
         for tag in text.split(',').map(str::trim) {
-            if tag == "*" {
-                return Ok(Some(Precondition::Exists));
-            }
+            // Strong comparison is octet for octet: `"03"` is not our `"3"`.
             let version = tag
                 .strip_prefix('"')
                 .and_then(|t| t.strip_suffix('"'))
-                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|n| n.parse::<i64>().ok())
+                .and_then(|n| n.parse::<i64>().ok().filter(|v| v.to_string() == n))
                 .and_then(|n| Version::new(n).ok());
             versions.extend(version);
         }
@@ -96,11 +97,15 @@ mod tests {
                 .flatten(),
             Some(Precondition::OneOf(vec![v(3), v(5), v(8)]))
         );
-        // Weak tags, foreign tags and noise match nothing.
+        // Weak tags, foreign tags, other spellings of a number, a `*` inside a list, and noise
+        // match nothing.
         assert_eq!(
-            if_match(&request(&["W/\"3\", \"abc\", 7, \"0\", \"-1\""]), false)
-                .ok()
-                .flatten(),
+            if_match(
+                &request(&["W/\"3\", \"abc\", 7, \"0\", \"-1\", \"03\", *"]),
+                false
+            )
+            .ok()
+            .flatten(),
             Some(Precondition::OneOf(Vec::new()))
         );
         assert_eq!(etag(v(12)), "\"12\"");

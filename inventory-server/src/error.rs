@@ -384,7 +384,8 @@ fn core_response(e: CoreError) -> Response {
         } => detail(
             StatusCode::CONFLICT,
             json!({"error": STOCK_CHANGED, "product_id": product_id,
-                   "expected": expected.get(), "current": current.get()}),
+                   "expected": expected.get(), "current": current.get(),
+                   "message": format!("The stock is {current}, not {expected}; nothing was changed")}),
         ),
         e @ CoreError::OrderExpired { id } => detail(
             StatusCode::CONFLICT,

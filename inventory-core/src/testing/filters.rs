@@ -60,6 +60,25 @@ pub async fn list_orders_filters_by_creation_time<S: Store + Clone>(store: S) {
         ..OrderFilter::default()
     };
     assert_eq!(list(just_after, Page::default()).await, ids[2..3]);
+    // Bounds finer than a microsecond (stores keep microseconds) are rounded up, alike on
+    // every store: an order at exactly `hour(1)` is after `hour(1) - 1 ns` and before
+    // `hour(1) + 1 ns`.
+    let nano = Duration::nanoseconds(1);
+    let around = OrderFilter {
+        created_after: Some(hour(1) - nano),
+        created_before: Some(hour(1) + nano),
+        ..OrderFilter::default()
+    }
+    .at_stored_precision();
+    assert_eq!(list(around, Page::default()).await, ids[1..2]);
+    let just_past = OrderFilter {
+        created_after: Some(hour(1) + nano),
+        created_before: Some(hour(2) - nano),
+        ..OrderFilter::default()
+    }
+    .at_stored_precision();
+    assert!(list(just_past, Page::default()).await.is_empty());
+    assert!(around.admits_creation(hour(1)) && !just_past.admits_creation(hour(1)));
     // With the product, the status and the cursor.
     let of_a = OrderFilter {
         product_id: Some(a.id),

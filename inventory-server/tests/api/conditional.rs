@@ -103,7 +103,8 @@ async fn the_stock_compare_and_set_form(app: TestApp) {
         .await;
     wrong.assert_detail(
         409,
-        json!({"error": "Stock changed", "product_id": id, "expected": 44, "current": 45}),
+        json!({"error": "Stock changed", "product_id": id, "expected": 44, "current": 45,
+               "message": "The stock is 45, not 44; nothing was changed"}),
     );
     assert_eq!(app.stock(id).await, 45);
     let right = app

@@ -50,6 +50,25 @@ async fn orders_are_filtered_by_creation_time(backend: Backend) {
     );
     assert_eq!(list(vec![("created_after", at(2))]).await, ids[2..4]);
     assert_eq!(list(vec![("created_before", at(1))]).await, ids[..1]);
+    // Bounds finer than the microseconds stores keep answer alike on both backends.
+    let nano = Duration::nanoseconds(1);
+    let hour_one = start + Duration::hours(1);
+    assert_eq!(
+        list(vec![
+            ("created_after", rfc3339(hour_one - nano)),
+            ("created_before", rfc3339(hour_one + nano)),
+        ])
+        .await,
+        ids[1..2]
+    );
+    assert!(
+        list(vec![
+            ("created_after", rfc3339(hour_one + nano)),
+            ("created_before", at(2))
+        ])
+        .await
+        .is_empty()
+    );
     // Any offset names the same instant.
     let in_paris = (start + Duration::hours(2))
         .to_offset(inventory_core::time::UtcOffset::from_hms(1, 0, 0).expect("offset"));

@@ -166,12 +166,13 @@ pub(crate) fn update_product(
 ) -> Result<Product> {
     // Same order of checks as the reference store: the product first, then the SKU.
     let old = get_product(conn, id)?;
+    // Preconditions first (RFC 9110 §13.2.2), then the SKU, as every store.
+    let product = patch.apply_to(&old)?;
     if let Some(sku) = patch.sku()
         && sku_taken(conn, sku, Some(id))?
     {
         return Err(Error::DuplicateSku { sku: sku.clone() });
     }
-    let product = patch.apply_to(&old)?;
     conn.prepare_cached(
         "UPDATE products SET sku = ?1, name = ?2, price_cents = ?3, stock = ?4, updated_at = ?5,
          version = ?7 WHERE id = ?6",
