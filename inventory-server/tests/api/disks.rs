@@ -139,14 +139,21 @@ impl Mounted {
     /// Unmounts, repairs and mounts the image again (after the kernel made it read-only).
     fn repair(&self) {
         // The server has closed its files; a process another test forks meanwhile can hold a
-        // copy of them until it execs, so an unmount may find the mount busy for a moment: it is
-        // retried against a deadline, naming the holders if it never succeeds.
+        // copy of them until it execs, so an unmount may find the mount busy for a moment. It
+        // waits for that event (no process holding a file there), then tries again, against a
+        // deadline, naming the holders if it never succeeds.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while let Err(e) = run("umount", &[self.point_str()]) {
-            if std::time::Instant::now() > deadline {
-                panic!("{e}; files open there: {:?}", self.holders());
+            loop {
+                let holders = self.holders();
+                if std::time::Instant::now() > deadline {
+                    panic!("{e}; files open there: {holders:?}");
+                }
+                if holders.is_empty() {
+                    break;
+                }
+                std::thread::yield_now();
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
         }
         // e2fsck exits 1 when it fixed something: that is the point here.
         let _ = run("e2fsck", &["-f", "-y", self.device()]);
