@@ -277,7 +277,11 @@ fn version_paths(doc: &mut Value) {
     }
 }
 
-/// The document as JSON text.
+/// The document as JSON text. Built once per process: its patterns come from scanning every
+/// Unicode scalar value against the core's character rules, which is start-up work no second
+/// application in the process (tests start hundreds) should repeat.
 pub fn document_json() -> Vec<u8> {
-    serde_json::to_vec_pretty(&document()).unwrap_or_default()
+    static JSON: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| serde_json::to_vec_pretty(&document()).unwrap_or_default())
+        .clone()
 }
