@@ -248,12 +248,17 @@ impl<S: Store> Inventory<S> {
 
     /// Deletes a product that has no orders.
     pub async fn delete_product(&self, id: i64) -> Result<()> {
-        self.store.delete_product(id, None).await
+        self.delete_product_if(id, None).await
     }
 
-    /// Deletes a product that has no orders, if it satisfies `precondition` (`If-Match`).
-    pub async fn delete_product_if(&self, id: i64, precondition: &Precondition) -> Result<()> {
-        self.store.delete_product(id, Some(precondition)).await
+    /// Deletes a product that has no orders, if it satisfies `precondition` (`If-Match`;
+    /// `None`: unconditionally).
+    pub async fn delete_product_if(
+        &self,
+        id: i64,
+        precondition: Option<&Precondition>,
+    ) -> Result<()> {
+        self.store.delete_product(id, precondition).await
     }
 
     /// Adds `adjustment.delta` units (negative removes; never below zero), recorded in the
@@ -359,35 +364,32 @@ impl<S: Store> Inventory<S> {
     /// Moves an order to `to` as the status table allows; asking for its current status is a
     /// no-op. Canceling a PENDING or PAID order returns its units.
     pub async fn set_order_status(&self, id: i64, to: OrderStatus) -> Result<Order> {
-        self.move_order(id, None, |from| from.transition_to(to))
-            .await
+        self.set_order_status_if(id, to, None).await
     }
 
-    /// [`Inventory::set_order_status`] if the order satisfies `precondition` (`If-Match`):
-    /// checked on the order read before the compare-and-set, which fails if the order changes
-    /// in between (every change of an order is a status change), and is then re-read.
+    /// [`Inventory::set_order_status`] if the order satisfies `precondition` (`If-Match`;
+    /// `None`: unconditionally): checked on the order read before the compare-and-set, which
+    /// fails if the order changes in between (every change of an order is a status change), and
+    /// is then re-read.
     pub async fn set_order_status_if(
         &self,
         id: i64,
         to: OrderStatus,
-        precondition: &Precondition,
+        precondition: Option<&Precondition>,
     ) -> Result<Order> {
-        self.move_order(id, Some(precondition), |from| from.transition_to(to))
+        self.move_order(id, precondition, |from| from.transition_to(to))
             .await
     }
 
     /// Cancels an order (`DELETE /orders/{id}`): unlike a PUT, canceling a CANCELED order is an
     /// error, as is canceling a SHIPPED one.
     pub async fn cancel_order(&self, id: i64) -> Result<Order> {
-        self.cancel_order_with(id, None).await
+        self.cancel_order_if(id, None).await
     }
 
-    /// [`Inventory::cancel_order`] if the order satisfies `precondition` (`If-Match`).
-    pub async fn cancel_order_if(&self, id: i64, precondition: &Precondition) -> Result<Order> {
-        self.cancel_order_with(id, Some(precondition)).await
-    }
-
-    async fn cancel_order_with(
+    /// [`Inventory::cancel_order`] if the order satisfies `precondition` (`If-Match`; `None`:
+    /// unconditionally).
+    pub async fn cancel_order_if(
         &self,
         id: i64,
         precondition: Option<&Precondition>,

@@ -39,8 +39,10 @@ pub(crate) async fn sweep(
         match state.inventory.expire_due_orders().await {
             Ok(expired) if !expired.is_empty() => {
                 metrics::counter!("orders_expired_total").increment(expired.len() as u64);
-                metrics::counter!("order_status_changes_total", "status" => "CANCELED")
-                    .increment(expired.len() as u64);
+                crate::telemetry::count_status(
+                    inventory_core::OrderStatus::Canceled,
+                    expired.len() as u64,
+                );
                 tracing::info!(count = expired.len(), "expired unpaid orders");
             }
             Ok(_) => {}

@@ -53,6 +53,12 @@ pub fn install_panic_hook() {
     }));
 }
 
+/// Counts `n` orders that a status request, a payment or expiry left in `status`
+/// (`order_status_changes_total`, label `status`), for the dashboard's orders-by-status panel.
+pub fn count_status(status: inventory_core::OrderStatus, n: u64) {
+    metrics::counter!("order_status_changes_total", "status" => status.as_str()).increment(n);
+}
+
 /// The process-wide metrics recorder, installed on first use. `metrics` has one global
 /// recorder per process, so every app in the process (tests start many) shares it.
 pub fn metrics_handle() -> PrometheusHandle {

@@ -159,8 +159,8 @@ pub async fn one_of_two_writers_on_a_version_wins<S: Store + Clone>(store: S) {
     let inventory = Inventory::new(store.clone()).with_clock(ManualClock::new(t0()));
     let at_first = Precondition::at(Version::FIRST);
     let (pay, cancel) = tokio::join!(
-        inventory.set_order_status_if(o.id, OrderStatus::Paid, &at_first),
-        inventory.cancel_order_if(o.id, &at_first),
+        inventory.set_order_status_if(o.id, OrderStatus::Paid, Some(&at_first)),
+        inventory.cancel_order_if(o.id, Some(&at_first)),
     );
     let winner = match (pay, cancel) {
         (Ok(w), Err(Error::PreconditionFailed { .. }))

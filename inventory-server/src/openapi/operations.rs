@@ -236,10 +236,7 @@ fn shared(op: &Operation, keyed: bool) -> Vec<Answer> {
     if op.path != "/health" {
         answers.push((429, "Rate limited; retry after Retry-After", &["Detail"]));
     }
-    let api = ["/products", "/orders", "/webhooks"]
-        .iter()
-        .any(|p| op.path.starts_with(p));
-    if api {
+    if crate::routes::is_resource(op.path) {
         answers.push((
             503,
             "Database unavailable, or its disk full or read-only (writes); retry after Retry-After",

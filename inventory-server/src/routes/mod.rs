@@ -52,15 +52,21 @@ pub fn strip_version(segments: &mut Vec<String>) -> &'static str {
     }
 }
 
-/// The path `/openapi.json` lists for a route: the `/v1` form, except for the operational
-/// routes (health, metrics, the document and its viewers), which are not part of the versioned
-/// API and keep their plain paths (both forms are served for every route).
+/// Whether a route is one of the API's resources (products, orders, webhooks) rather than an
+/// operational route (health, metrics, the document and its viewers).
+pub fn is_resource(template: &str) -> bool {
+    let first = template.trim_start_matches('/').split('/').next();
+    matches!(first, Some("products" | "orders" | "webhooks"))
+}
+
+/// The path `/openapi.json` lists for a route: the `/v1` form for the API's resources; the
+/// operational routes are not part of the versioned API and keep their plain paths (both forms
+/// are served for every route).
 pub fn documented_path(template: &str) -> String {
-    const OPERATIONAL: &[&str] = &["/health", "/metrics", "/openapi.json", "/docs", "/redoc"];
-    if OPERATIONAL.contains(&template) {
-        template.to_owned()
-    } else {
+    if is_resource(template) {
         format!("{VERSION_PREFIX}{template}")
+    } else {
+        template.to_owned()
     }
 }
 

@@ -12,6 +12,7 @@ use crate::conditional::{if_match, with_etag};
 use crate::error::{ApiError, json_response};
 use crate::request::{QueryReader, Request, path_id};
 use crate::state::AppState;
+use crate::telemetry::count_status;
 
 pub(super) async fn list(state: &AppState, req: &Request) -> Result<Response, ApiError> {
     let mut q = QueryReader::new(req);
@@ -107,12 +108,12 @@ pub(super) async fn update(
 ) -> Result<Response, ApiError> {
     let id = path_id(id, "order_id")?;
     let status = status_update_from_json(&req.json()?)?;
-    let inv = &state.inventory;
-    let order = match if_match(req, state.require_if_match)? {
-        Some(precondition) => inv.set_order_status_if(id, status, &precondition).await?,
-        None => inv.set_order_status(id, status).await?,
-    };
-    count_status(order.status);
+    let precondition = if_match(req, state.require_if_match)?;
+    let order = state
+        .inventory
+        .set_order_status_if(id, status, precondition.as_ref())
+        .await?;
+    count_status(order.status, 1);
     let version = order.version;
     Ok(with_etag(json_response(StatusCode::OK, &order), version))
 }
@@ -123,20 +124,15 @@ pub(super) async fn cancel(
     req: &Request,
 ) -> Result<Response, ApiError> {
     let id = path_id(id, "order_id")?;
-    match if_match(req, state.require_if_match)? {
-        Some(precondition) => state.inventory.cancel_order_if(id, &precondition).await?,
-        None => state.inventory.cancel_order(id).await?,
-    };
-    count_status(OrderStatus::Canceled);
+    let precondition = if_match(req, state.require_if_match)?;
+    state
+        .inventory
+        .cancel_order_if(id, precondition.as_ref())
+        .await?;
+    count_status(OrderStatus::Canceled, 1);
     let mut r = Response::new(bytes::Bytes::new().into());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)
-}
-
-/// Counts an order answered in `status` after a status request (`order_status_changes_total`,
-/// label `status`), for the dashboard's orders-by-status panel.
-pub(crate) fn count_status(status: OrderStatus) {
-    metrics::counter!("order_status_changes_total", "status" => status.as_str()).increment(1);
 }
 
 pub(super) async fn events(state: &AppState, id: &str) -> Result<Response, ApiError> {

@@ -79,10 +79,11 @@ pub(super) async fn delete(
     req: &Request,
 ) -> Result<Response, ApiError> {
     let id = path_id(id, "product_id")?;
-    match if_match(req, state.require_if_match)? {
-        Some(precondition) => state.inventory.delete_product_if(id, &precondition).await?,
-        None => state.inventory.delete_product(id).await?,
-    }
+    let precondition = if_match(req, state.require_if_match)?;
+    state
+        .inventory
+        .delete_product_if(id, precondition.as_ref())
+        .await?;
     let mut r = Response::new(bytes::Bytes::new().into());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)

@@ -26,7 +26,7 @@ pub(super) async fn payment(state: &AppState, req: &Request) -> Result<Response,
     };
     metrics::counter!("webhook_events_total", "outcome" => label).increment(1);
     if matches!(outcome, Ok(WebhookOutcome::Paid { .. })) {
-        super::orders::count_status(inventory_core::OrderStatus::Paid);
+        crate::telemetry::count_status(inventory_core::OrderStatus::Paid, 1);
     }
     let body = match outcome.map_err(ApiError::Webhook)? {
         WebhookOutcome::Paid { order } | WebhookOutcome::AlreadyPaid { order } => json!({
