@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex};
 
 use time::{Duration, OffsetDateTime};
 
+use crate::batch::{Adjustments, BatchOutcome, ProductBatch};
 use crate::clock::{Clock, SystemClock, to_micros};
 use crate::error::{Error, Result};
 use crate::history::{ChangeSource, OrderEvent};
 use crate::idempotency::{self, IdempotencyKey, Idempotent};
-use crate::ledger::{Adjustment, StockMovement};
+use crate::ledger::StockMovement;
 use crate::order::{NewOrder, Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::{InvalidTransition, OrderStatus, StatusChange};
@@ -261,10 +262,30 @@ impl<S: Store> Inventory<S> {
         self.store.delete_product(id, precondition).await
     }
 
-    /// Adds `adjustment.delta` units (negative removes; never below zero), recorded in the
-    /// ledger with its reason.
-    pub async fn adjust_stock(&self, id: i64, adjustment: &Adjustment) -> Result<Product> {
-        self.store.adjust_stock(id, adjustment, self.now()).await
+    /// Adds each adjustment's `delta` units in order (negative removes; never below zero at
+    /// any step), each recorded in the ledger with its reason; all of them or none. One
+    /// [`crate::Adjustment`] converts into a list of one.
+    pub async fn adjust_stock(&self, id: i64, adjustments: &Adjustments) -> Result<Product> {
+        self.store.adjust_stock(id, adjustments, self.now()).await
+    }
+
+    /// Creates or updates up to [`ProductBatch::MAX_ITEMS`] products by SKU, all in one step
+    /// or none (see [`ProductBatch`]).
+    pub async fn upsert_products(&self, batch: &ProductBatch) -> Result<BatchOutcome> {
+        created(self.store.upsert_products(batch, self.now(), None).await?)
+    }
+
+    /// [`Inventory::upsert_products`] once per key; see
+    /// [`Inventory::create_product_idempotent`].
+    pub async fn upsert_products_idempotent(
+        &self,
+        batch: &ProductBatch,
+        key: &IdempotencyKey,
+    ) -> Result<Idempotent<BatchOutcome>> {
+        let _guard = self.begin(key)?;
+        self.store
+            .upsert_products(batch, self.now(), Some(key))
+            .await
     }
 
     /// A product's stock ledger, oldest first.

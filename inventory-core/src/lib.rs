@@ -32,6 +32,7 @@
 //! Invariant kept by every store, on every path:
 //! `stock = initial + adjustments − Σ quantity of orders in PENDING, PAID or SHIPPED ≥ 0`.
 
+mod batch;
 pub mod clock;
 mod error;
 mod history;
@@ -56,6 +57,9 @@ pub mod webhook;
 pub mod testing;
 
 // The domain, at the root: what an embedder names to place orders and keep stock.
+pub use batch::{
+    Adjustments, BatchError, BatchItem, BatchOutcome, ProductBatch, UpsertPlan, Upserted,
+};
 pub use error::{BoxError, Error, Result};
 pub use history::{ChangeSource, OrderEvent};
 pub use invariants::InvariantViolation;

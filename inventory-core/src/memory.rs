@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::batch::{Adjustments, BatchOutcome, ProductBatch, UpsertPlan};
 use crate::error::{Error, Result};
 use crate::history::{ChangeSource, OrderEvent};
 use crate::idempotency::{self, IdempotencyKey, Idempotent, StoredKey, Verdict};
-use crate::ledger::{Adjustment, MovementKind, StockMovement};
+use crate::ledger::{MovementKind, StockMovement};
 use crate::order::{NewOrder, Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::{OrderStatus, StatusChange};
@@ -77,6 +78,16 @@ impl State {
         self.products
             .values()
             .any(|p| &p.sku == sku && Some(p.id) != except)
+    }
+
+    /// Inserts a product whose SKU is free, with its `initial` ledger row.
+    fn insert_product(&mut self, p: NewProduct, at: OffsetDateTime) -> Product {
+        self.next_product += 1;
+        let product = p.into_product(self.next_product);
+        self.products.insert(product.id, product.clone());
+        let initial = StockDelta::initial(product.stock);
+        self.record_movement(product.id, initial, MovementKind::Initial, None, None, at);
+        product
     }
 
     fn record_movement(
@@ -214,13 +225,9 @@ impl Store for MemoryStore {
                 sku: p.sku().clone(),
             });
         }
-        let product = p.into_product(s.next_product + 1);
+        let product = s.insert_product(p, at);
         // Serialized only when a key will keep it (it costs more than the rest of the call).
         let snapshot = key.map(|_| idempotency::snapshot(&product)).transpose()?;
-        s.next_product += 1;
-        s.products.insert(product.id, product.clone());
-        let initial = StockDelta::initial(product.stock);
-        s.record_movement(product.id, initial, MovementKind::Initial, None, None, at);
         s.store_key(key, snapshot, at);
         Ok(Idempotent::Created(product))
     }
@@ -279,24 +286,62 @@ impl Store for MemoryStore {
     async fn adjust_stock(
         &self,
         id: i64,
-        adjustment: &Adjustment,
+        adjustments: &Adjustments,
         at: OffsetDateTime,
     ) -> Result<Product> {
         let mut s = self.lock();
         let p = s.product_mut(id)?;
-        p.stock = adjustment.apply_to(id, p.stock)?;
+        p.stock = adjustments.apply_to(id, p.stock)?;
         p.version = p.version.next();
         let product = p.clone();
-        let reason = Some(adjustment.reason().as_str());
-        s.record_movement(
-            id,
-            adjustment.delta(),
-            MovementKind::Adjustment,
-            reason,
-            None,
-            at,
-        );
+        for a in adjustments.as_slice() {
+            let reason = Some(a.reason().as_str());
+            s.record_movement(id, a.delta(), MovementKind::Adjustment, reason, None, at);
+        }
         Ok(product)
+    }
+
+    async fn upsert_products(
+        &self,
+        batch: &ProductBatch,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<BatchOutcome>> {
+        let mut s = self.lock();
+        if let Some(replay) = s.check_key(key)? {
+            return Ok(Idempotent::Replayed(replay));
+        }
+        // Every plan is decided before anything is written, so the batch cannot half-apply.
+        let plans: Vec<UpsertPlan> = batch
+            .items()
+            .iter()
+            .map(|item| {
+                let existing = s.products.values().find(|p| &p.sku == item.sku());
+                item.upsert_onto(existing)
+            })
+            .collect();
+        let mut items = Vec::with_capacity(plans.len());
+        for (item, plan) in batch.items().iter().zip(plans) {
+            let created = match &plan {
+                UpsertPlan::Create => Some(s.insert_product(item.clone(), at)),
+                UpsertPlan::Update {
+                    product,
+                    stock_delta,
+                } => {
+                    s.products.insert(product.id, product.clone());
+                    if let Some(delta) = stock_delta {
+                        s.record_movement(product.id, *delta, MovementKind::Set, None, None, at);
+                    }
+                    None
+                }
+                UpsertPlan::Unchanged(_) => None,
+            };
+            items.push(plan.outcome(created)?);
+        }
+        let outcome = BatchOutcome::new(items);
+        let snapshot = key.map(|_| idempotency::snapshot(&outcome)).transpose()?;
+        s.store_key(key, snapshot, at);
+        Ok(Idempotent::Created(outcome))
     }
 
     async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>> {

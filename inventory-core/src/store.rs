@@ -8,11 +8,12 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::batch::{Adjustments, BatchOutcome, ProductBatch};
 use crate::error::Error;
 use crate::error::Result;
 use crate::history::OrderEvent;
 use crate::idempotency::{IdempotencyKey, Idempotent};
-use crate::ledger::{Adjustment, StockMovement};
+use crate::ledger::StockMovement;
 use crate::order::{NewOrder, Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::StatusChange;
@@ -95,10 +96,10 @@ pub enum EventEffect {
 /// # Decisions
 ///
 /// A store decides nothing: the rules are core's, as plain values and functions. Stock bounds
-/// are [`NewOrder::take_from`] and [`Adjustment::apply_to`] (or the same bounds as SQL guards,
+/// are [`NewOrder::take_from`] and [`Adjustments::apply_to`] (or the same bounds as SQL guards,
 /// with those functions telling why a guard refused); a status change carries its history
 /// source and its restock kind in the [`StatusChange`]; totals are
-/// [`Money::times`](crate::Money::times); a patch is [`ProductPatch::apply_to`].
+/// [`Money::times`](crate::Money::times); a patch is [`ProductPatch::apply_to`]; a batch item is [`NewProduct::upsert_onto`].
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates a product and its `initial` ledger row. A taken SKU is
@@ -131,14 +132,28 @@ pub trait Store: Send + Sync + 'static {
     /// checked by [`Precondition::check`] in the same step.
     async fn delete_product(&self, id: i64, precondition: Option<&Precondition>) -> Result<()>;
 
-    /// Applies the adjustment with an `adjustment` ledger row carrying its reason, in one step,
-    /// as [`Adjustment::apply_to`] decides on the current stock; a refusal changes nothing.
+    /// Applies the adjustments, in order, with one `adjustment` ledger row each carrying its
+    /// reason, in one step, as [`Adjustments::apply_to`] decides on the current stock; the
+    /// product's version goes up by one. A refusal changes nothing.
     async fn adjust_stock(
         &self,
         id: i64,
-        adjustment: &Adjustment,
+        adjustments: &Adjustments,
         at: OffsetDateTime,
     ) -> Result<Product>;
+
+    /// Creates or updates every product of the batch in one atomic step: for each item (in
+    /// [`ProductBatch::lock_order`] where the backend locks rows), the product holding its SKU
+    /// is read, [`NewProduct::upsert_onto`] decides, and the plan is written with its ledger
+    /// row, as `create_product` and `update_product` write theirs. Any failure changes
+    /// nothing. The outcome lists the items in the batch's order. With a key, see
+    /// *Idempotency* above.
+    async fn upsert_products(
+        &self,
+        batch: &ProductBatch,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<BatchOutcome>>;
 
     /// The product's ledger, oldest first; [`crate::Error::ProductNotFound`] if it does not exist.
     async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>>;
@@ -246,10 +261,18 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     async fn adjust_stock(
         &self,
         id: i64,
-        adjustment: &Adjustment,
+        adjustments: &Adjustments,
         at: OffsetDateTime,
     ) -> Result<Product> {
-        (**self).adjust_stock(id, adjustment, at).await
+        (**self).adjust_stock(id, adjustments, at).await
+    }
+    async fn upsert_products(
+        &self,
+        batch: &ProductBatch,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<BatchOutcome>> {
+        (**self).upsert_products(batch, at, key).await
     }
     async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>> {
         (**self).list_movements(product_id, page).await

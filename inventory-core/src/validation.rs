@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::batch::BatchError;
 use crate::money::MoneyError;
 use crate::status::UnknownStatus;
 use crate::text::TextError;
@@ -41,6 +42,8 @@ pub enum JsonType {
     Integer,
     /// A number (integer or decimal).
     Number,
+    /// A list.
+    Array,
 }
 
 impl fmt::Display for JsonType {
@@ -49,6 +52,7 @@ impl fmt::Display for JsonType {
             JsonType::String => "string",
             JsonType::Integer => "integer",
             JsonType::Number => "number",
+            JsonType::Array => "list",
         })
     }
 }
@@ -91,6 +95,9 @@ pub enum Problem {
     /// A status that does not exist.
     #[error(transparent)]
     Status(#[from] UnknownStatus),
+    /// A list that cannot be a batch: its length, or an item repeating another's key.
+    #[error(transparent)]
+    Batch(#[from] BatchError),
 }
 
 /// One invalid input: where it is inside the input, and what is wrong.
@@ -109,6 +116,14 @@ impl FieldError {
     /// An error in the top-level field `name`.
     pub fn field(name: &str, problem: impl Into<Problem>) -> Self {
         FieldError::new(vec![PathSegment::Field(name.to_owned())], problem.into())
+    }
+
+    /// The same error inside a larger input: `prefix` comes before its path (an item's error
+    /// inside a list is `within(&[Index(3)])`).
+    pub fn within(&self, prefix: &[PathSegment]) -> Self {
+        let mut path = prefix.to_vec();
+        path.extend(self.path.iter().cloned());
+        FieldError::new(path, self.problem.clone())
     }
 
     /// The path to the value inside the input; empty for the input as a whole.

@@ -11,8 +11,9 @@ use inventory_core::testing::{new_order, new_product, t0};
 use inventory_core::time::OffsetDateTime;
 use inventory_core::webhook::EventId;
 use inventory_core::{
-    Adjustment, Error, Inventory, MemoryStore, NewOrder, NewProduct, Order, OrderEvent,
-    OrderFilter, Page, Product, ProductPatch, Result, StatusChange, StockMovement, Store,
+    Adjustments, BatchOutcome, Error, Inventory, MemoryStore, NewOrder, NewProduct, Order,
+    OrderEvent, OrderFilter, Page, Product, ProductBatch, ProductPatch, Result, StatusChange,
+    StockMovement, Store,
 };
 use tokio::sync::{Notify, Semaphore};
 
@@ -65,8 +66,16 @@ impl Store for GatedStore {
     ) -> Result<()> {
         self.inner.delete_product(id, precondition).await
     }
-    async fn adjust_stock(&self, id: i64, a: &Adjustment, at: OffsetDateTime) -> Result<Product> {
+    async fn adjust_stock(&self, id: i64, a: &Adjustments, at: OffsetDateTime) -> Result<Product> {
         self.inner.adjust_stock(id, a, at).await
+    }
+    async fn upsert_products(
+        &self,
+        batch: &ProductBatch,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<BatchOutcome>> {
+        self.inner.upsert_products(batch, at, key).await
     }
     async fn list_movements(&self, id: i64, page: Page) -> Result<Vec<StockMovement>> {
         self.inner.list_movements(id, page).await

@@ -9,7 +9,7 @@
 
 use inventory_core::validation::{FieldError, JsonType, PathSegment, Problem};
 use inventory_core::webhook::MAX_EVENT_ID_LEN;
-use inventory_core::{MoneyError, RangeError, TextError, ValidationErrors};
+use inventory_core::{BatchError, MoneyError, RangeError, TextError, ValidationErrors};
 use serde::Serialize;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -157,6 +157,7 @@ pub fn kind(problem: &Problem) -> &'static str {
         Problem::Money(e) => money_kind(e),
         Problem::Status(_) => "enum",
         Problem::StockForm => "stock_form",
+        Problem::Batch(e) => batch_kind(e),
         _ => "value_error",
     }
 }
@@ -166,6 +167,16 @@ fn json_type_kind(t: JsonType) -> &'static str {
         JsonType::String => "string_type",
         JsonType::Integer => "int_type",
         JsonType::Number => "decimal_type",
+        JsonType::Array => "list_type",
+        _ => "value_error",
+    }
+}
+
+fn batch_kind(e: &BatchError) -> &'static str {
+    match e {
+        BatchError::Length { min, len, .. } if len < min => "too_short",
+        BatchError::Length { .. } => "too_long",
+        BatchError::DuplicateSku { .. } => "duplicate_sku",
         _ => "value_error",
     }
 }

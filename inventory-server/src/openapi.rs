@@ -33,6 +33,38 @@ pub struct Product {
     stock: i64,
 }
 
+/// What a bulk write did with one item.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Upserted {
+    /// No product had its SKU: created, with an `initial` ledger row.
+    Created,
+    /// The product with its SKU was overwritten (name, price, stock; a changed stock writes a
+    /// `set` ledger row).
+    Updated,
+    /// The product with its SKU already was exactly this: nothing written.
+    Unchanged,
+}
+
+/// One item of a bulk write's answer, in the order of the request.
+#[derive(Serialize, ToSchema)]
+pub struct BatchItem {
+    result: Upserted,
+    product: Product,
+}
+
+/// What `POST /products/bulk` did.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"created": 1, "updated": 1, "unchanged": 0, "items": [
+    {"result": "updated", "product": {"id": 1, "sku": "PROD-001", "name": "Widget", "price": 44.99, "stock": 80}},
+    {"result": "created", "product": {"id": 2, "sku": "PROD-002", "name": "Gadget", "price": 19.5, "stock": 10}}]}))]
+pub struct BatchOutcome {
+    created: i64,
+    updated: i64,
+    unchanged: i64,
+    items: Vec<BatchItem>,
+}
+
 /// An order's status.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
@@ -123,9 +155,15 @@ pub struct Health {
     responses((status = 201, description = "Created", body = Product, headers(("Location" = String, description = "`/products/{id}`"), ("Idempotent-Replayed" = String, description = "`true` when this is a replayed answer")))))]
 fn doc_create_product() {}
 
+#[utoipa::path(post, path = "/products/bulk", tag = "products",
+    description = "Creates or updates up to 1,000 products by SKU in one transaction: all or nothing. An unknown SKU is created; a known one has its name, price and stock overwritten; an item equal to its product changes nothing. Every invalid item is listed by index in the 422 (`[\"body\", \"products\", 3, \"price\"]`); a SKU twice in one request is refused. Bodies up to MAX_BULK_BODY_BYTES (1 MiB by default). With `Idempotency-Key`, a retry answers the first response and writes nothing.",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe for IDEMPOTENCY_TTL (24 hours by default)")),
+    responses((status = 200, description = "Every item written, in the request's order", body = BatchOutcome, headers(("Idempotent-Replayed" = String, description = "`true` when this is a replayed answer")))))]
+fn doc_bulk_products() {}
+
 #[utoipa::path(post, path = "/products/{product_id}/adjustments", tag = "products",
     params(("product_id" = i64, Path)),
-    description = "Adds or removes stock, recorded in the ledger with its reason.",
+    description = "Adds or removes stock, recorded in the ledger with its reason. A list of up to 100 adjustments applies in order, in one step, all or none: each step must keep the stock within 0 and its maximum.",
     responses((status = 200, description = "The product after the change", body = Product)))]
 fn doc_adjust_stock() {}
 
@@ -231,11 +269,11 @@ fn doc_redoc() {}
 #[openapi(
     info(title = "Orders & Inventory Microservice", version = "1.0.0",
          description = "Products, orders with atomic stock, and signed payment webhooks."),
-    paths(doc_create_product, doc_adjust_stock, doc_list_adjustments, doc_order_events, doc_list_products, doc_get_product, doc_update_product,
+    paths(doc_create_product, doc_bulk_products, doc_adjust_stock, doc_list_adjustments, doc_order_events, doc_list_products, doc_get_product, doc_update_product,
           doc_delete_product, doc_create_order, doc_list_orders, doc_get_order, doc_update_order,
           doc_cancel_order, doc_payment_webhook, doc_health, doc_metrics, doc_openapi, doc_docs,
           doc_redoc),
-    components(schemas(Product, Order, OrderStatus, WebhookResult, Health, StockMovement, OrderEvent)),
+    components(schemas(Product, BatchOutcome, BatchItem, Upserted, Order, OrderStatus, WebhookResult, Health, StockMovement, OrderEvent)),
     tags((name = "products", description = "Product management"),
          (name = "orders", description = "Order management"),
          (name = "webhooks", description = "Payment webhooks"),

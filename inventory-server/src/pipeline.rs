@@ -89,7 +89,12 @@ where
         let close = admitted.is_err() && declares_body(&headers);
         let read = match admitted {
             Ok(()) => {
-                let reading = read_body(&method, &headers, body, state.max_body_bytes);
+                let limit = if crate::routes::is_bulk(&segments) {
+                    state.max_bulk_body_bytes
+                } else {
+                    state.max_body_bytes
+                };
+                let reading = read_body(&method, &headers, body, limit);
                 match tokio::time::timeout(state.body_read_timeout, reading).await {
                     Ok(read) => read,
                     Err(_) => Err(ApiError::BodyTimeout),

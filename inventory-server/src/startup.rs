@@ -149,6 +149,7 @@ impl Application {
             openapi_json: Bytes::from(crate::openapi::document_json()),
             swagger: crate::routes::swagger_config(),
             max_body_bytes: settings.max_body_bytes,
+            max_bulk_body_bytes: settings.max_bulk_body_bytes,
             body_read_timeout: settings.body_read_timeout,
             api_keys,
             require_if_match: settings.require_if_match,

@@ -21,6 +21,8 @@ pub struct AppState {
     pub swagger: Arc<utoipa_swagger_ui::Config<'static>>,
     /// `MAX_BODY_BYTES`.
     pub max_body_bytes: usize,
+    /// `MAX_BULK_BODY_BYTES`, for [`crate::routes::BULK_PATH`].
+    pub max_bulk_body_bytes: usize,
     /// `BODY_READ_TIMEOUT`: a body not complete by then is answered 408.
     pub body_read_timeout: std::time::Duration,
     /// `API_KEY`s that writes need.

@@ -51,8 +51,8 @@ use inventory_core::idempotency::{IdempotencyKey, Idempotent};
 use inventory_core::store::{EventEffect, EventRecord};
 use inventory_core::webhook::EventId;
 use inventory_core::{
-    Adjustment, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page, Precondition, Product,
-    ProductPatch, Result, StatusChange, StockMovement, Store,
+    Adjustments, BatchOutcome, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page,
+    Precondition, Product, ProductBatch, ProductPatch, Result, StatusChange, StockMovement, Store,
 };
 use time::OffsetDateTime;
 use tokio_postgres::NoTls;
@@ -313,10 +313,19 @@ impl Store for PostgresStore {
     async fn adjust_stock(
         &self,
         id: i64,
-        adjustment: &Adjustment,
+        adjustments: &Adjustments,
         at: OffsetDateTime,
     ) -> Result<Product> {
-        retrying(|| self.adjust_stock_once(id, adjustment, at)).await
+        retrying(|| self.adjust_stock_once(id, adjustments, at)).await
+    }
+
+    async fn upsert_products(
+        &self,
+        batch: &ProductBatch,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<BatchOutcome>> {
+        retrying(|| self.upsert_products_once(batch, at, key)).await
     }
 
     async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>> {

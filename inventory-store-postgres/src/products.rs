@@ -6,8 +6,9 @@
 use deadpool_postgres::GenericClient;
 use inventory_core::idempotency::{IdempotencyKey, Idempotent};
 use inventory_core::{
-    Adjustment, Error, MAX_STOCK, MovementKind, NewProduct, Page, Precondition, Product,
-    ProductPatch, Stock, StockDelta, StockMovement, Version,
+    Adjustments, BatchItem, BatchOutcome, Error, MAX_STOCK, MovementKind, NewProduct, Page,
+    Precondition, Product, ProductBatch, ProductPatch, Stock, StockDelta, StockMovement,
+    UpsertPlan, Version,
 };
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
@@ -33,6 +34,27 @@ const INSERT_SQL: &str = concat!(
          INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
          SELECT id, $6::bigint, $7::text, $7::text, $5 FROM created) \
      SELECT * FROM created"
+);
+
+/// [`INSERT_SQL`] for a batch item: no row at all (and so no ledger row) when the SKU exists,
+/// instead of a unique violation; a concurrent insert of the same SKU is waited for.
+const INSERT_IF_NEW_SQL: &str = concat!(
+    "WITH created AS (\
+         INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (sku) DO NOTHING RETURNING ",
+    product_columns!(),
+    "), \
+     ledger AS (\
+         INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
+         SELECT id, $6::bigint, $7::text, $7::text, $5 FROM created) \
+     SELECT * FROM created"
+);
+
+/// A batch item's product, locked as [`LOCK_FOR_UPDATE_SQL`] locks it, found by SKU.
+const LOCK_BY_SKU_SQL: &str = concat!(
+    "SELECT ",
+    product_columns!(),
+    " FROM products WHERE sku = $1 FOR NO KEY UPDATE"
 );
 
 const SELECT_SQL: &str = concat!(
@@ -130,6 +152,17 @@ const MOVEMENTS_AFTER_SQL: &str = concat!(
 
 const LOCK_STOCK_SQL: &str = "SELECT stock FROM products WHERE id = $1 FOR UPDATE";
 
+/// The stock core decided for a list of adjustments, under [`LOCK_STOCK_SQL`]'s lock.
+const SET_STOCK_SQL: &str = concat!(
+    "UPDATE products SET stock = $2, updated_at = $3, version = version + 1 WHERE id = $1 \
+     RETURNING ",
+    product_columns!()
+);
+
+/// One adjustment's ledger row.
+const LEDGER_SQL: &str = "INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+
 impl PostgresStore {
     pub(crate) async fn create_product_once(
         &self,
@@ -192,31 +225,8 @@ impl PostgresStore {
         };
         let old = rows::product(&row)?;
         let product = patch.apply_to(&old)?;
-        let write = tx.prepare_cached(WRITE_SQL).await?;
-        let params: [&(dyn ToSql + Sync); 7] = [
-            &id,
-            &product.sku.as_str(),
-            &product.name.as_str(),
-            &product.price.cents(),
-            &product.stock.get(),
-            &at,
-            &product.version.get(),
-        ];
-        if let Err(e) = tx.execute(&write, &params).await {
-            return Err(
-                if violates(&e, &SqlState::UNIQUE_VIOLATION, SKU_CONSTRAINT) {
-                    Error::DuplicateSku { sku: product.sku }.into()
-                } else {
-                    e.into()
-                },
-            );
-        }
-        if product.stock != old.stock {
-            let delta = old.stock.delta_to(product.stock).get();
-            let ledger = tx.prepare_cached(SET_LEDGER_SQL).await?;
-            let kind = MovementKind::Set.as_str();
-            tx.execute(&ledger, &[&id, &delta, &kind, &at]).await?;
-        }
+        let delta = (product.stock != old.stock).then(|| old.stock.delta_to(product.stock));
+        write_product(&tx, &product, delta, at).await?;
         tx.commit().await?;
         Ok(product)
     }
@@ -262,21 +272,23 @@ impl PostgresStore {
     pub(crate) async fn adjust_stock_once(
         &self,
         id: i64,
-        adjustment: &Adjustment,
+        adjustments: &Adjustments,
         at: OffsetDateTime,
     ) -> OpResult<Product> {
         let mut client = self.client().await?;
-        let stmt = client.prepare_cached(ADJUST_SQL).await?;
-        let (delta, reason) = (adjustment.delta().get(), adjustment.reason().as_str());
-        let kind = MovementKind::Adjustment.as_str();
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-            [&id, &delta, &at, &MAX_STOCK, &reason, &kind];
-        if let Some(row) = client.query_opt(&stmt, &params).await? {
-            return rows::product(&row);
+        if let [adjustment] = adjustments.as_slice() {
+            // One adjustment: one conditional statement, no transaction, when it applies.
+            let stmt = client.prepare_cached(ADJUST_SQL).await?;
+            let (delta, reason) = (adjustment.delta().get(), adjustment.reason().as_str());
+            let kind = MovementKind::Adjustment.as_str();
+            let params: [&(dyn ToSql + Sync); 6] = [&id, &delta, &at, &MAX_STOCK, &reason, &kind];
+            if let Some(row) = client.query_opt(&stmt, &params).await? {
+                return rows::product(&row);
+            }
         }
-        // Refused (or no such product). Ask core why, on the newest stock rather than the
-        // snapshot's: lock the row, so what is reported is what the decision was made on; if a
-        // concurrent change has made the adjustment valid meanwhile, apply it under that lock.
+        // Several, or one refused (or no such product): lock the row and ask core on the newest
+        // stock, so what is reported is what the decision was made on; if a concurrent change
+        // has made a refused adjustment valid meanwhile, it is applied under that lock.
         let tx = client.transaction().await?;
         let lock = tx.prepare_cached(LOCK_STOCK_SQL).await?;
         let Some(row) = tx.query_opt(&lock, &[&id]).await? else {
@@ -285,11 +297,77 @@ impl PostgresStore {
         let current = Stock::new(row.try_get("stock")?)
             .map_err(|e| corrupt(format!("product {id}: stock: {e}")))?;
         // On a refusal the transaction is dropped, which rolls it back.
-        adjustment.apply_to(id, current)?;
-        let row = tx.query_one(&stmt, &params).await?;
+        let new = adjustments.apply_to(id, current)?.get();
+        let set = tx.prepare_cached(SET_STOCK_SQL).await?;
+        let row = tx.query_one(&set, &[&id, &new, &at]).await?;
+        let ledger = tx.prepare_cached(LEDGER_SQL).await?;
+        let kind = MovementKind::Adjustment.as_str();
+        for a in adjustments.as_slice() {
+            let (delta, reason) = (a.delta().get(), a.reason().as_str());
+            tx.execute(&ledger, &[&id, &delta, &kind, &reason, &at])
+                .await?;
+        }
         let product = rows::product(&row)?;
         tx.commit().await?;
         Ok(product)
+    }
+
+    pub(crate) async fn upsert_products_once(
+        &self,
+        batch: &ProductBatch,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> OpResult<Idempotent<BatchOutcome>> {
+        let mut client = self.client().await?;
+        // The key and every item commit together or not at all; dropping the transaction on an
+        // early return rolls all of it back.
+        let tx = client.transaction().await?;
+        if let Some(key) = key
+            && let Some(stored) = idempotency::claim(&tx, key, at).await?
+        {
+            return Ok(Idempotent::Replayed(stored));
+        }
+        let by_sku = tx.prepare_cached(LOCK_BY_SKU_SQL).await?;
+        let mut items: Vec<Option<BatchItem>> = vec![None; batch.len()];
+        // Rows are locked in SKU order: two batches over the same SKUs queue, never deadlock.
+        for i in batch.lock_order() {
+            let item = &batch.items()[i];
+            let sku = item.sku().as_str();
+            let mut existing = match tx.query_opt(&by_sku, &[&sku]).await? {
+                Some(row) => Some(rows::product(&row)?),
+                None => None,
+            };
+            let mut plan = item.upsert_onto(existing.as_ref());
+            if plan == UpsertPlan::Create {
+                if let Some(created) = insert_new_product(&tx, item, at).await? {
+                    items[i] = Some(plan.outcome(Some(created))?);
+                    continue;
+                }
+                // A concurrent transaction created the SKU after the read (the INSERT waited
+                // for it to commit): decide again on its row, which this read now sees.
+                let row = tx.query_one(&by_sku, &[&sku]).await?;
+                existing = Some(rows::product(&row)?);
+                plan = item.upsert_onto(existing.as_ref());
+            }
+            if let UpsertPlan::Update {
+                product,
+                stock_delta,
+            } = &plan
+            {
+                write_product(&tx, product, *stock_delta, at).await?;
+            }
+            items[i] = Some(plan.outcome(None)?);
+        }
+        let items = items
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| corrupt("a batch item was not visited"))?;
+        let outcome = BatchOutcome::new(items);
+        if let Some(key) = key {
+            idempotency::complete(&tx, key, &outcome).await?;
+        }
+        tx.commit().await?;
+        Ok(Idempotent::Created(outcome))
     }
 
     pub(crate) async fn list_movements_once(
@@ -322,6 +400,70 @@ impl PostgresStore {
             }
         }
         Ok(movements)
+    }
+}
+
+/// Writes `product` over its row (at the version it carries) and, for a changed stock, its
+/// `set` ledger row of `delta`, in the caller's transaction.
+async fn write_product<C: GenericClient>(
+    tx: &C,
+    product: &Product,
+    delta: Option<StockDelta>,
+    at: OffsetDateTime,
+) -> OpResult<()> {
+    let write = tx.prepare_cached(WRITE_SQL).await?;
+    let params: [&(dyn ToSql + Sync); 7] = [
+        &product.id,
+        &product.sku.as_str(),
+        &product.name.as_str(),
+        &product.price.cents(),
+        &product.stock.get(),
+        &at,
+        &product.version.get(),
+    ];
+    if let Err(e) = tx.execute(&write, &params).await {
+        return Err(
+            if violates(&e, &SqlState::UNIQUE_VIOLATION, SKU_CONSTRAINT) {
+                Error::DuplicateSku {
+                    sku: product.sku.clone(),
+                }
+                .into()
+            } else {
+                e.into()
+            },
+        );
+    }
+    if let Some(delta) = delta {
+        let ledger = tx.prepare_cached(SET_LEDGER_SQL).await?;
+        let kind = MovementKind::Set.as_str();
+        tx.execute(&ledger, &[&product.id, &delta.get(), &kind, &at])
+            .await?;
+    }
+    Ok(())
+}
+
+/// Inserts a batch item's product and its `initial` ledger row unless its SKU exists by now
+/// (`None`).
+async fn insert_new_product<C: GenericClient>(
+    tx: &C,
+    p: &NewProduct,
+    at: OffsetDateTime,
+) -> OpResult<Option<Product>> {
+    let stmt = tx.prepare_cached(INSERT_IF_NEW_SQL).await?;
+    let initial = StockDelta::initial(p.stock()).get();
+    let kind = MovementKind::Initial.as_str();
+    let params: [&(dyn ToSql + Sync); 7] = [
+        &p.sku().as_str(),
+        &p.name().as_str(),
+        &p.price().cents(),
+        &p.stock().get(),
+        &at,
+        &initial,
+        &kind,
+    ];
+    match tx.query_opt(&stmt, &params).await? {
+        Some(row) => Ok(Some(rows::product(&row)?)),
+        None => Ok(None),
     }
 }
 

@@ -6,8 +6,8 @@ use inventory_core::idempotency::{IdempotencyKey, Idempotent, restore, snapshot}
 use inventory_core::store::{EventEffect, EventRecord};
 use inventory_core::webhook::EventId;
 use inventory_core::{
-    Adjustment, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page, Precondition, Product,
-    ProductPatch, Result, StatusChange, StockMovement, Store,
+    Adjustments, BatchOutcome, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page,
+    Precondition, Product, ProductBatch, ProductPatch, Result, StatusChange, StockMovement, Store,
 };
 use rusqlite::Connection;
 use time::OffsetDateTime;
@@ -65,13 +65,29 @@ impl Store for SqliteStore {
     async fn adjust_stock(
         &self,
         id: i64,
-        adjustment: &Adjustment,
+        adjustments: &Adjustments,
         at: OffsetDateTime,
     ) -> Result<Product> {
         let at = to_db_time(at)?;
-        let adjustment = adjustment.clone();
-        self.write(move |c| sql::adjust_stock(c, id, &adjustment, at))
+        let adjustments = adjustments.clone();
+        self.write(move |c| sql::adjust_stock(c, id, &adjustments, at))
             .await
+    }
+
+    async fn upsert_products(
+        &self,
+        batch: &ProductBatch,
+        at: OffsetDateTime,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Idempotent<BatchOutcome>> {
+        let at = to_db_time(at)?;
+        let (batch, key) = (batch.clone(), key.cloned());
+        // One command, so one savepoint: the key, and every item, or nothing.
+        self.write(move |c| {
+            let upsert = |c: &Connection| sql::upsert_products(c, &batch, at);
+            sql::idempotent(c, key.as_ref(), at, upsert, snapshot, restore)
+        })
+        .await
     }
 
     async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>> {

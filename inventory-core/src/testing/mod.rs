@@ -12,9 +12,10 @@
 //!
 //! `fresh_store` returns a new, empty store and a guard that is dropped when the test ends (a
 //! temporary directory, a database to drop). The macro expands to one `#[tokio::test]` per case
-//! of [`conformance`], [`decisions`], [`filters`], [`versions`] and [`concurrency`], and to the property tests of [`model`]; the test crate
+//! of [`conformance`], [`batches`], [`decisions`], [`filters`], [`versions`] and [`concurrency`], and to the property tests of [`model`]; the test crate
 //! needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
 
+pub mod batches;
 pub mod concurrency;
 pub mod conformance;
 pub mod decisions;
@@ -77,13 +78,24 @@ pub fn new_order(product_id: i64, quantity: i64) -> NewOrder {
     )
 }
 
-/// A valid adjustment. Panics on invalid arguments (test helper).
-pub fn adjustment(delta: i64, reason: &str) -> crate::Adjustment {
-    crate::Adjustment::new(
-        crate::StockDelta::new(delta).expect("valid test delta"),
-        crate::Reason::parse(reason).expect("valid test reason"),
-    )
-    .expect("non-zero test delta")
+/// A valid adjustment, as a list of one. Panics on invalid arguments (test helper).
+pub fn adjustment(delta: i64, reason: &str) -> crate::Adjustments {
+    adjustments(&[(delta, reason)])
+}
+
+/// Valid adjustments applied together. Panics on invalid arguments (test helper).
+pub fn adjustments(list: &[(i64, &str)]) -> crate::Adjustments {
+    let list = list
+        .iter()
+        .map(|(delta, reason)| {
+            crate::Adjustment::new(
+                crate::StockDelta::new(*delta).expect("valid test delta"),
+                crate::Reason::parse(reason).expect("valid test reason"),
+            )
+            .expect("non-zero test delta")
+        })
+        .collect();
+    crate::Adjustments::new(list).expect("1 to 100 test adjustments")
 }
 
 /// The change an event `record` makes: `t`, with the webhook as its source.
@@ -159,6 +171,12 @@ macro_rules! store_conformance_tests {
             versions_follow_every_change_of_the_row,
             stale_preconditions_change_nothing,
             one_of_two_writers_on_a_version_wins,
+        );
+        $crate::__store_case_tests!($fresh; batches;
+            bulk_creates_and_updates_by_sku,
+            bulk_with_key_replays_and_refuses_other_batches,
+            concurrent_batches_over_the_same_skus,
+            adjustment_lists_apply_all_or_none,
         );
         $crate::__store_case_tests!($fresh; filters;
             list_orders_filters_by_creation_time,

@@ -46,6 +46,16 @@ const OPERATIONS: &[Operation] = &[
         )],
     },
     Operation {
+        path: "/products/bulk",
+        method: "post",
+        body: Some("ProductBatch"),
+        answers: &[(
+            409,
+            "A request with the same Idempotency-Key still in flight (Retry-After), or a concurrent change; retry",
+            &["Detail"],
+        )],
+    },
+    Operation {
         path: "/products",
         method: "get",
         body: None,
@@ -90,7 +100,7 @@ const OPERATIONS: &[Operation] = &[
     Operation {
         path: "/products/{product_id}/adjustments",
         method: "post",
-        body: Some("AdjustmentCreate"),
+        body: Some("AdjustmentRequest"),
         answers: &[
             UNKNOWN_PRODUCT,
             (

@@ -4,7 +4,9 @@
 
 use inventory_core::idempotency::IdempotencyKey;
 use inventory_core::webhook::{MAX_EVENT_ID_LEN, PAYMENT_SUCCEEDED, PaymentEvent};
-use inventory_core::{MAX_CENTS, MAX_STOCK, ProductName, Quantity, Reason, Sku};
+use inventory_core::{
+    Adjustments, MAX_CENTS, MAX_STOCK, ProductBatch, ProductName, Quantity, Reason, Sku,
+};
 use serde_json::{Value, json};
 
 use crate::error;
@@ -189,6 +191,29 @@ fn request_bodies() -> Vec<(&'static str, Value)> {
             }),
         ),
         (
+            "AdjustmentRequest",
+            json!({
+                "description": "One adjustment, or a list of 1 to 100 applied in order in one step (all or none).",
+                "oneOf": [reference("AdjustmentCreate"), {
+                    "type": "array", "minItems": 1, "maxItems": Adjustments::MAX_ITEMS,
+                    "items": reference("AdjustmentCreate")}],
+                "example": [{"delta": 20, "reason": "delivery"}, {"delta": -2, "reason": "damaged"}],
+            }),
+        ),
+        (
+            "ProductBatch",
+            json!({
+                "description": "Products to create or update by SKU, each SKU once. Unknown fields are refused.",
+                "type": "object", "additionalProperties": false, "required": ["products"],
+                "properties": {"products": {
+                    "type": "array", "minItems": 1, "maxItems": ProductBatch::MAX_ITEMS,
+                    "items": reference("ProductCreate")}},
+                "example": {"products": [
+                    {"sku": "PROD-001", "name": "Widget", "price": 44.99, "stock": 80},
+                    {"sku": "PROD-002", "name": "Gadget", "price": 19.5, "stock": 10}]},
+            }),
+        ),
+        (
             "PaymentWebhook",
             json!({
                 "description": "A payment event. Unknown fields are tolerated. A key twice in one object is a 422.",
@@ -245,8 +270,9 @@ fn error_bodies() -> Vec<(&'static str, Value)> {
             json!({
                 "type": "object", "required": ["loc", "msg", "type"],
                 "properties": {
-                    "loc": {"description": "Where: `[\"body\", \"price\"]`, `[\"path\", \"product_id\"]`, `[\"query\", \"limit\"]`, `[\"header\", \"idempotency-key\"]`.",
-                            "type": "array", "minItems": 1, "items": {"type": "string"}},
+                    "loc": {"description": "Where: `[\"body\", \"price\"]`, `[\"path\", \"product_id\"]`, `[\"query\", \"limit\"]`, `[\"header\", \"idempotency-key\"]`; an item of a list by its index, as FastAPI does: `[\"body\", \"products\", 3, \"price\"]`.",
+                            "type": "array", "minItems": 1,
+                            "items": {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]}},
                     "msg": {"type": "string"},
                     "type": {"type": "string"},
                 },

@@ -22,6 +22,8 @@ pub use docs::{REDOC_JS_PATH, SWAGGER_PREFIX, swagger_config};
 /// Every API route: a path template and the methods it accepts.
 pub const ROUTES: &[(&str, &[&str])] = &[
     ("/products", &["GET", "POST"]),
+    // Before `/products/{product_id}`: the first template that matches answers.
+    (BULK_PATH, &["POST"]),
     ("/products/{product_id}", &["GET", "PUT", "DELETE"]),
     ("/products/{product_id}/adjustments", &["GET", "POST"]),
     ("/orders", &["GET", "POST"]),
@@ -34,6 +36,14 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/docs", &["GET"]),
     ("/redoc", &["GET"]),
 ];
+
+/// Many products created or updated in one step; its bodies have their own size limit.
+pub const BULK_PATH: &str = "/products/bulk";
+
+/// Whether a request's path (without `/v1`) is [`BULK_PATH`].
+pub fn is_bulk(segments: &[String]) -> bool {
+    segments.len() == 2 && segments[0] == "products" && segments[1] == "bulk"
+}
 
 /// The API version every answer names in [`API_VERSION_HEADER`].
 pub const API_VERSION: &str = "1";
@@ -101,6 +111,7 @@ pub async fn dispatch(
     let result = match template {
         "/products" if m == Method::GET => products::list(state, req).await,
         "/products" => products::create(state, req).await,
+        BULK_PATH => products::bulk(state, req).await,
         "/products/{product_id}" if m == Method::GET => products::get(state, id).await,
         "/products/{product_id}" if m == Method::PUT => products::update(state, id, req).await,
         "/products/{product_id}" => products::delete(state, id, req).await,

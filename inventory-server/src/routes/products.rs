@@ -1,7 +1,7 @@
 //! `/products` handlers: translate HTTP to `Inventory` calls and back.
 
 use inventory_core::idempotency::Idempotent;
-use inventory_core::{Adjustment, NewProduct, ProductPatch};
+use inventory_core::{Adjustments, NewProduct, ProductBatch, ProductPatch};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -47,6 +47,26 @@ pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, 
     Ok(created(result, |p| {
         format!("{}/products/{}", req.base, p.id)
     }))
+}
+
+/// `POST /products/bulk`: 200 with what was done to each item (a batch both creates and
+/// updates, so no single `Location`); a replay answers the first outcome.
+pub(super) async fn bulk(state: &AppState, req: &Request) -> Result<Response, ApiError> {
+    let batch = ProductBatch::from_json(&req.json()?)?;
+    let inv = &state.inventory;
+    let result = match req.idempotency_key(inv, "POST /products/bulk")? {
+        Some(key) => inv.upsert_products_idempotent(&batch, &key).await?,
+        None => Idempotent::Created(inv.upsert_products(&batch).await?),
+    };
+    let replayed = result.is_replay();
+    let mut r = json_response(StatusCode::OK, &result.into_inner());
+    if replayed {
+        r.headers_mut().insert(
+            "idempotent-replayed",
+            warp::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(r)
 }
 
 pub(super) async fn get(state: &AppState, id: &str) -> Result<Response, ApiError> {
@@ -95,8 +115,8 @@ pub(super) async fn adjust(
     req: &Request,
 ) -> Result<Response, ApiError> {
     let id = path_id(id, "product_id")?;
-    let adjustment = Adjustment::from_json(&req.json()?)?;
-    let product = state.inventory.adjust_stock(id, &adjustment).await?;
+    let adjustments = Adjustments::from_json(&req.json()?)?;
+    let product = state.inventory.adjust_stock(id, &adjustments).await?;
     Ok(json_response(StatusCode::OK, &product))
 }
 

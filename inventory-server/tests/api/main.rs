@@ -42,6 +42,7 @@ macro_rules! both_backends {
 }
 
 mod auth;
+mod bulk;
 mod check;
 mod concurrency;
 mod conditional;

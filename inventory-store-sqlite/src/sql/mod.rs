@@ -21,6 +21,7 @@ pub(crate) use ledger::list_movements;
 pub(crate) use orders::{change_status, expire_orders, get_order, list_orders, place_order};
 pub(crate) use products::{
     adjust_stock, create_product, delete_product, get_product, list_products, update_product,
+    upsert_products,
 };
 
 use inventory_core::{Page, Result};

@@ -3,8 +3,8 @@
 use std::fmt::Display;
 
 use inventory_core::{
-    Adjustment, Error, Money, MovementKind, NewProduct, Page, Precondition, Product, ProductName,
-    ProductPatch, Result, Sku, Stock, StockDelta, Version,
+    Adjustments, BatchOutcome, Error, Money, MovementKind, NewProduct, Page, Precondition, Product,
+    ProductBatch, ProductName, ProductPatch, Result, Sku, Stock, StockDelta, UpsertPlan, Version,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -104,6 +104,11 @@ pub(crate) fn create_product(conn: &Connection, p: NewProduct, at: i64) -> Resul
             sku: p.sku().clone(),
         });
     }
+    insert_product(conn, p, at)
+}
+
+/// Inserts a product whose SKU was found free, with its `initial` ledger row.
+fn insert_product(conn: &Connection, p: NewProduct, at: i64) -> Result<Product> {
     let id: i64 = conn
         .prepare_cached(
             "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at)
@@ -173,6 +178,19 @@ pub(crate) fn update_product(
     {
         return Err(Error::DuplicateSku { sku: sku.clone() });
     }
+    let delta = (product.stock != old.stock).then(|| old.stock.delta_to(product.stock));
+    write_product(conn, &product, delta, at)?;
+    Ok(product)
+}
+
+/// Writes `product` over its row (at the version it carries) and, for a changed stock, the
+/// `set` ledger row of `delta`.
+fn write_product(
+    conn: &Connection,
+    product: &Product,
+    delta: Option<StockDelta>,
+    at: i64,
+) -> Result<()> {
     conn.prepare_cached(
         "UPDATE products SET sku = ?1, name = ?2, price_cents = ?3, stock = ?4, updated_at = ?5,
          version = ?7 WHERE id = ?6",
@@ -184,15 +202,50 @@ pub(crate) fn update_product(
         product.price.cents(),
         product.stock.get(),
         at,
-        id,
+        product.id,
         product.version.get()
     ])
     .map_err(|e| sku_conflict(e, &product.sku))?;
-    if product.stock != old.stock {
-        let delta = old.stock.delta_to(product.stock);
-        ledger::record(conn, id, delta, MovementKind::Set, None, None, at)?;
+    if let Some(delta) = delta {
+        ledger::record(conn, product.id, delta, MovementKind::Set, None, None, at)?;
     }
-    Ok(product)
+    Ok(())
+}
+
+/// Creates or updates each item of the batch as core's [`NewProduct::upsert_onto`] decides on
+/// the row holding its SKU. The writer runs the whole batch in one savepoint: any failure
+/// undoes every item.
+pub(crate) fn upsert_products(
+    conn: &Connection,
+    batch: &ProductBatch,
+    at: i64,
+) -> Result<BatchOutcome> {
+    let sql = concat!("SELECT ", columns!(), " FROM products WHERE sku = ?1");
+    let mut items = Vec::with_capacity(batch.len());
+    for item in batch.items() {
+        let existing = conn
+            .prepare_cached(sql)
+            .db()?
+            .query_row([item.sku().as_str()], ProductRow::read)
+            .optional()
+            .db()?
+            .map(ProductRow::into_product)
+            .transpose()?;
+        let plan = item.upsert_onto(existing.as_ref());
+        let created = match &plan {
+            UpsertPlan::Create => Some(insert_product(conn, item.clone(), at)?),
+            UpsertPlan::Update {
+                product,
+                stock_delta,
+            } => {
+                write_product(conn, product, *stock_delta, at)?;
+                None
+            }
+            UpsertPlan::Unchanged(_) => None,
+        };
+        items.push(plan.outcome(created)?);
+    }
+    Ok(BatchOutcome::new(items))
 }
 
 /// Deletes a product without orders, and its ledger.
@@ -233,15 +286,15 @@ pub(crate) fn delete_product(
     Ok(())
 }
 
-/// Applies the adjustment as core's [`Adjustment::apply_to`] decides on the current stock, with
-/// an `adjustment` ledger row carrying its reason.
+/// Applies the adjustments as core's [`Adjustments::apply_to`] decides on the current stock,
+/// with an `adjustment` ledger row each carrying its reason.
 pub(crate) fn adjust_stock(
     conn: &Connection,
     id: i64,
-    adjustment: &Adjustment,
+    adjustments: &Adjustments,
     at: i64,
 ) -> Result<Product> {
-    let new = adjustment.apply_to(id, stock_of(conn, id)?)?;
+    let new = adjustments.apply_to(id, stock_of(conn, id)?)?;
     let sql = concat!(
         "UPDATE products SET stock = ?1, updated_at = ?2, version = version + 1 WHERE id = ?3 RETURNING ",
         columns!()
@@ -251,8 +304,17 @@ pub(crate) fn adjust_stock(
         .db()?
         .query_row(params![new.get(), at, id], ProductRow::read)
         .db()?;
-    let reason = Some(adjustment.reason().as_str());
-    let delta = adjustment.delta();
-    ledger::record(conn, id, delta, MovementKind::Adjustment, reason, None, at)?;
+    for a in adjustments.as_slice() {
+        let reason = Some(a.reason().as_str());
+        ledger::record(
+            conn,
+            id,
+            a.delta(),
+            MovementKind::Adjustment,
+            reason,
+            None,
+            at,
+        )?;
+    }
     row.into_product()
 }
