@@ -32,6 +32,7 @@
 //! Invariant kept by every store, on every path:
 //! `stock = initial + adjustments − Σ quantity of orders in PENDING, PAID or SHIPPED ≥ 0`.
 
+mod allocation;
 mod batch;
 pub mod clock;
 mod error;
@@ -57,6 +58,7 @@ pub mod webhook;
 pub mod testing;
 
 // The domain, at the root: what an embedder names to place orders and keep stock.
+pub use allocation::{Allocation, Cart, CartError, CartLine, LevelError, LocationLevel, Shortage};
 pub use batch::{
     Adjustments, BatchError, BatchItem, BatchOutcome, ProductBatch, UpsertPlan, Upserted,
 };

@@ -36,6 +36,9 @@ struct KeyRecord {
 #[derive(Debug, Default)]
 struct State {
     products: BTreeMap<i64, Product>,
+    /// The id holding each SKU: the unique index a database keeps, so that a create does not
+    /// scan every product.
+    skus: HashMap<crate::Sku, i64>,
     orders: BTreeMap<i64, Order>,
     movements: Vec<StockMovement>,
     history: Vec<OrderEvent>,
@@ -75,16 +78,24 @@ impl State {
     }
 
     fn sku_taken(&self, sku: &crate::Sku, except: Option<i64>) -> bool {
-        self.products
-            .values()
-            .any(|p| &p.sku == sku && Some(p.id) != except)
+        self.skus.get(sku).is_some_and(|id| Some(*id) != except)
+    }
+
+    /// Writes `product` over (or as) its row, keeping the SKU index in step.
+    fn put_product(&mut self, product: Product) {
+        if let Some(old) = self.products.insert(product.id, product.clone())
+            && old.sku != product.sku
+        {
+            self.skus.remove(&old.sku);
+        }
+        self.skus.insert(product.sku, product.id);
     }
 
     /// Inserts a product whose SKU is free, with its `initial` ledger row.
     fn insert_product(&mut self, p: NewProduct, at: OffsetDateTime) -> Product {
         self.next_product += 1;
         let product = p.into_product(self.next_product);
-        self.products.insert(product.id, product.clone());
+        self.put_product(product.clone());
         let initial = StockDelta::initial(product.stock);
         self.record_movement(product.id, initial, MovementKind::Initial, None, None, at);
         product
@@ -263,7 +274,7 @@ impl Store for MemoryStore {
         {
             return Err(Error::DuplicateSku { sku: sku.clone() });
         }
-        *s.product_mut(id)? = product.clone();
+        s.put_product(product.clone());
         if product.stock != old.stock {
             let delta = old.stock.delta_to(product.stock);
             s.record_movement(id, delta, MovementKind::Set, None, None, at);
@@ -278,7 +289,9 @@ impl Store for MemoryStore {
         if s.orders.values().any(|o| o.product_id == id) {
             return Err(Error::ProductHasOrders { id });
         }
-        s.products.remove(&id);
+        if let Some(gone) = s.products.remove(&id) {
+            s.skus.remove(&gone.sku);
+        }
         s.movements.retain(|m| m.product_id != id);
         Ok(())
     }
@@ -316,7 +329,7 @@ impl Store for MemoryStore {
             .items()
             .iter()
             .map(|item| {
-                let existing = s.products.values().find(|p| &p.sku == item.sku());
+                let existing = s.skus.get(item.sku()).and_then(|id| s.products.get(id));
                 item.upsert_onto(existing)
             })
             .collect();
@@ -328,7 +341,7 @@ impl Store for MemoryStore {
                     product,
                     stock_delta,
                 } => {
-                    s.products.insert(product.id, product.clone());
+                    s.put_product(product.clone());
                     if let Some(delta) = stock_delta {
                         s.record_movement(product.id, *delta, MovementKind::Set, None, None, at);
                     }

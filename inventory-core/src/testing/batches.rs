@@ -287,3 +287,39 @@ pub async fn adjustment_lists_apply_all_or_none<S: Store + Clone>(store: S) {
     );
     assert_invariants(&store).await;
 }
+
+/// A renamed or deleted product's SKU is free again, for a create and for a batch alike; the
+/// new SKU is taken.
+pub async fn skus_are_freed_by_rename_and_delete<S: Store + Clone>(store: S) {
+    let renamed = store
+        .create(new_product("FREE-1", 100, 1))
+        .await
+        .expect("create");
+    let deleted = store
+        .create(new_product("FREE-2", 100, 1))
+        .await
+        .expect("create");
+    let patch = crate::ProductPatch::new().with_sku(Sku::parse("FREE-3").expect("sku"));
+    store
+        .update_product(renamed.id, patch, t0())
+        .await
+        .expect("rename");
+    store
+        .delete_product(deleted.id, None)
+        .await
+        .expect("delete");
+    assert!(matches!(
+        store.create(new_product("FREE-3", 100, 1)).await,
+        Err(Error::DuplicateSku { .. })
+    ));
+    store
+        .create(new_product("FREE-1", 100, 1))
+        .await
+        .expect("the old SKU is free");
+    let outcome = upsert(&store, &batch(&[("FREE-2", 100, 1), ("FREE-3", 100, 5)]))
+        .await
+        .expect("batch");
+    assert_eq!(outcome.items[0].result, Upserted::Created);
+    assert_eq!(outcome.items[1].result, Upserted::Updated);
+    assert_eq!(outcome.items[1].product.id, renamed.id);
+}

@@ -177,6 +177,7 @@ macro_rules! store_conformance_tests {
             bulk_with_key_replays_and_refuses_other_batches,
             concurrent_batches_over_the_same_skus,
             adjustment_lists_apply_all_or_none,
+            skus_are_freed_by_rename_and_delete,
         );
         $crate::__store_case_tests!($fresh; filters;
             list_orders_filters_by_creation_time,
