@@ -31,6 +31,7 @@
 //! is [`inventory_core::Error::Unavailable`], which the server answers with 503: never a panic,
 //! never an unbounded wait.
 
+mod batch;
 mod error;
 mod events;
 mod expiry;

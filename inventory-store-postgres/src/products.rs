@@ -6,9 +6,8 @@
 use deadpool_postgres::GenericClient;
 use inventory_core::idempotency::{IdempotencyKey, Idempotent};
 use inventory_core::{
-    Adjustments, BatchItem, BatchOutcome, Error, MAX_STOCK, MovementKind, NewProduct, Page,
-    Precondition, Product, ProductBatch, ProductPatch, Stock, StockDelta, StockMovement,
-    UpsertPlan, Version,
+    Adjustments, Error, MAX_STOCK, MovementKind, NewProduct, Page, Precondition, Product,
+    ProductPatch, Stock, StockDelta, StockMovement, Version,
 };
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
@@ -51,7 +50,7 @@ const INSERT_IF_NEW_SQL: &str = concat!(
 );
 
 /// A batch item's product, locked as [`LOCK_FOR_UPDATE_SQL`] locks it, found by SKU.
-const LOCK_BY_SKU_SQL: &str = concat!(
+pub(crate) const LOCK_BY_SKU_SQL: &str = concat!(
     "SELECT ",
     product_columns!(),
     " FROM products WHERE sku = $1 FOR NO KEY UPDATE"
@@ -312,64 +311,6 @@ impl PostgresStore {
         Ok(product)
     }
 
-    pub(crate) async fn upsert_products_once(
-        &self,
-        batch: &ProductBatch,
-        at: OffsetDateTime,
-        key: Option<&IdempotencyKey>,
-    ) -> OpResult<Idempotent<BatchOutcome>> {
-        let mut client = self.client().await?;
-        // The key and every item commit together or not at all; dropping the transaction on an
-        // early return rolls all of it back.
-        let tx = client.transaction().await?;
-        if let Some(key) = key
-            && let Some(stored) = idempotency::claim(&tx, key, at).await?
-        {
-            return Ok(Idempotent::Replayed(stored));
-        }
-        let by_sku = tx.prepare_cached(LOCK_BY_SKU_SQL).await?;
-        let mut items: Vec<Option<BatchItem>> = vec![None; batch.len()];
-        // Rows are locked in SKU order: two batches over the same SKUs queue, never deadlock.
-        for i in batch.lock_order() {
-            let item = &batch.items()[i];
-            let sku = item.sku().as_str();
-            let mut existing = match tx.query_opt(&by_sku, &[&sku]).await? {
-                Some(row) => Some(rows::product(&row)?),
-                None => None,
-            };
-            let mut plan = item.upsert_onto(existing.as_ref());
-            if plan == UpsertPlan::Create {
-                if let Some(created) = insert_new_product(&tx, item, at).await? {
-                    items[i] = Some(plan.outcome(Some(created))?);
-                    continue;
-                }
-                // A concurrent transaction created the SKU after the read (the INSERT waited
-                // for it to commit): decide again on its row, which this read now sees.
-                let row = tx.query_one(&by_sku, &[&sku]).await?;
-                existing = Some(rows::product(&row)?);
-                plan = item.upsert_onto(existing.as_ref());
-            }
-            if let UpsertPlan::Update {
-                product,
-                stock_delta,
-            } = &plan
-            {
-                write_product(&tx, product, *stock_delta, at).await?;
-            }
-            items[i] = Some(plan.outcome(None)?);
-        }
-        let items = items
-            .into_iter()
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| corrupt("a batch item was not visited"))?;
-        let outcome = BatchOutcome::new(items);
-        if let Some(key) = key {
-            idempotency::complete(&tx, key, &outcome).await?;
-        }
-        tx.commit().await?;
-        Ok(Idempotent::Created(outcome))
-    }
-
     pub(crate) async fn list_movements_once(
         &self,
         product_id: i64,
@@ -405,7 +346,7 @@ impl PostgresStore {
 
 /// Writes `product` over its row (at the version it carries) and, for a changed stock, its
 /// `set` ledger row of `delta`, in the caller's transaction.
-async fn write_product<C: GenericClient>(
+pub(crate) async fn write_product<C: GenericClient>(
     tx: &C,
     product: &Product,
     delta: Option<StockDelta>,
@@ -444,7 +385,7 @@ async fn write_product<C: GenericClient>(
 
 /// Inserts a batch item's product and its `initial` ledger row unless its SKU exists by now
 /// (`None`).
-async fn insert_new_product<C: GenericClient>(
+pub(crate) async fn insert_new_product<C: GenericClient>(
     tx: &C,
     p: &NewProduct,
     at: OffsetDateTime,

@@ -199,10 +199,18 @@ pub async fn concurrent_batches_over_the_same_skus<S: Store + Clone>(store: S) {
             upsert(&*store, &b).await
         });
     }
+    let mut created = 0;
     while let Some(done) = tasks.join_next().await {
         let outcome = done.expect("task").expect("every batch succeeds");
         assert_eq!(outcome.items.len(), SKUS);
+        created += outcome.created;
     }
+    // Racing creates of one new SKU: one batch creates it, the others find it and update it.
+    assert_eq!(
+        created,
+        SKUS / 2,
+        "each new SKU created by exactly one batch"
+    );
     let all = store.list_products(Page::default()).await.expect("list");
     assert_eq!(all.len(), SKUS, "each SKU exists once");
     for p in &all {
