@@ -78,10 +78,12 @@ fn product_json(c: &mut Criterion) {
     let at = OffsetDateTime::now_utc();
     let order = inventory_core::Order {
         id: 7,
-        product_id: 1,
-        quantity: Quantity::new(3).expect("valid"),
         status: OrderStatus::Pending,
-        unit_price: Money::from_cents(4999).expect("valid"),
+        lines: vec![inventory_core::OrderLine::new(
+            1,
+            Quantity::new(3).expect("valid"),
+            Money::from_cents(4999).expect("valid"),
+        )],
         total: Money::from_cents(4999)
             .expect("valid")
             .times(Quantity::new(3).expect("valid")),
@@ -129,7 +131,8 @@ fn memory_store(c: &mut Criterion) {
                 let start = Instant::now();
                 rt.block_on(async {
                     for _ in 0..n {
-                        let _ = black_box(store.place_order(black_box(order), now, None).await);
+                        let _ =
+                            black_box(store.place_order(black_box(order).into(), now, None).await);
                     }
                 });
                 timed += start.elapsed();

@@ -41,7 +41,7 @@ async fn place_concurrently<S: Store + Clone>(
         tasks.spawn(async move {
             for _ in 0..share {
                 store
-                    .place_order(order, OffsetDateTime::now_utc(), None)
+                    .place_order(order.into(), OffsetDateTime::now_utc(), None)
                     .await
                     .expect("order placed");
             }

@@ -209,6 +209,11 @@ impl Cart {
         Ok(Cart { lines: merged })
     }
 
+    /// A cart of one line.
+    pub fn one(line: CartLine) -> Cart {
+        Cart { lines: vec![line] }
+    }
+
     /// The lines, merged, in the caller's order.
     pub fn lines(&self) -> &[CartLine] {
         &self.lines

@@ -158,7 +158,11 @@ fn first_repeat(items: &[NewProduct]) -> Option<(usize, usize)> {
 }
 
 /// The list under `name` of an object body, of 1 to `max` items.
-fn list_field<'a>(body: &'a Value, name: &str, max: usize) -> Result<&'a [Value], FieldError> {
+pub(crate) fn list_field<'a>(
+    body: &'a Value,
+    name: &str,
+    max: usize,
+) -> Result<&'a [Value], FieldError> {
     let Some(map) = body.as_object() else {
         return Err(FieldError::new(Vec::new(), Problem::NotAnObject));
     };
@@ -178,7 +182,7 @@ fn list_field<'a>(body: &'a Value, name: &str, max: usize) -> Result<&'a [Value]
 
 /// Each item of `list` read by `parse`, or every item's every problem, under `within.<index>`
 /// (`within` empty: the body is the list).
-fn parse_items<T>(
+pub(crate) fn parse_items<T>(
     list: &[Value],
     within: &str,
     parse: impl Fn(&Value) -> Result<T, ValidationErrors>,

@@ -40,7 +40,8 @@ pub enum Error {
         /// The product.
         id: i64,
     },
-    /// Not enough units on hand.
+    /// Not enough units on hand. For an order, the fields name its first short line and
+    /// `shortages` lists every short line (the whole order was refused).
     #[error("Insufficient stock: requested {requested}, available {available}")]
     InsufficientStock {
         /// The product.
@@ -49,6 +50,16 @@ pub enum Error {
         requested: Stock,
         /// Units available.
         available: Stock,
+        /// Every short line of a refused order of more than one line; empty for a one-line
+        /// order (the fields above say it all, as the seed's answer did) and for a stock
+        /// adjustment.
+        shortages: Vec<crate::allocation::Shortage>,
+    },
+    /// No location with this id.
+    #[error("Location with ID {id} not found")]
+    LocationNotFound {
+        /// The id asked for.
+        id: i64,
     },
     /// A stock change would take the product above [`crate::MAX_STOCK`].
     #[error("stock would exceed its maximum")]

@@ -73,7 +73,9 @@ impl<S: Store> Inventory<S> {
                     held += orders
                         .iter()
                         .filter(|o| o.status.holds_stock())
-                        .map(|o| o.quantity.get())
+                        .flat_map(|o| &o.lines)
+                        .filter(|l| l.product_id == p.id)
+                        .map(|l| l.quantity.get())
                         .sum::<i64>();
                 }
                 let from_orders = manual - held;

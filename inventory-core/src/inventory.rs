@@ -5,13 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use time::{Duration, OffsetDateTime};
 
+use crate::allocation::Cart;
 use crate::batch::{Adjustments, BatchOutcome, ProductBatch};
 use crate::clock::{Clock, SystemClock, to_micros};
 use crate::error::{Error, Result};
 use crate::history::{ChangeSource, OrderEvent};
 use crate::idempotency::{self, IdempotencyKey, Idempotent};
 use crate::ledger::StockMovement;
-use crate::order::{NewOrder, Order, OrderFilter, Page};
+use crate::order::{Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::{InvalidTransition, OrderStatus, StatusChange};
 use crate::store::{EventEffect, EventRecord, Store};
@@ -293,18 +294,24 @@ impl<S: Store> Inventory<S> {
         self.store.list_movements(product_id, page).await
     }
 
-    /// Places an order, taking its stock atomically.
-    pub async fn place_order(&self, order: NewOrder) -> Result<Order> {
-        created(self.store.place_order(order, self.now(), None).await?)
+    /// Places an order (a [`Cart`], or the seed's one-line [`crate::NewOrder`]), taking the
+    /// stock of every line atomically, or none.
+    pub async fn place_order(&self, order: impl Into<Cart>) -> Result<Order> {
+        created(
+            self.store
+                .place_order(order.into(), self.now(), None)
+                .await?,
+        )
     }
 
     /// Places an order once per key; see [`Inventory::create_product_idempotent`].
     pub async fn place_order_idempotent(
         &self,
-        order: NewOrder,
+        order: impl Into<Cart>,
         key: &IdempotencyKey,
     ) -> Result<Idempotent<Order>> {
         let _guard = self.begin(key)?;
+        let order = order.into();
         self.store.place_order(order, self.now(), Some(key)).await
     }
 

@@ -141,6 +141,7 @@ impl Adjustment {
                 product_id,
                 requested: self.delta.removed(),
                 available: current,
+                shortages: Vec::new(),
             },
         })
     }

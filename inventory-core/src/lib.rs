@@ -30,7 +30,7 @@
 //! [`webhook`], [`validation`] and [`clock`] for the concerns they name.
 //!
 //! Invariant kept by every store, on every path:
-//! `stock = initial + adjustments − Σ quantity of orders in PENDING, PAID or SHIPPED ≥ 0`.
+//! `stock = initial + adjustments − Σ quantity of order lines in PENDING, PAID or SHIPPED ≥ 0`.
 
 mod allocation;
 mod batch;
@@ -45,6 +45,8 @@ mod ledger;
 mod memory;
 mod money;
 mod order;
+mod order_json;
+mod placement;
 mod product;
 mod status;
 pub mod store;
@@ -70,7 +72,8 @@ pub use json::parse_json_body;
 pub use ledger::{Adjustment, MovementKind, StockMovement};
 pub use memory::MemoryStore;
 pub use money::{Amount, MAX_CENTS, Money, MoneyError};
-pub use order::{NewOrder, Order, OrderFilter, Page, status_update_from_json};
+pub use order::{NewOrder, Order, OrderFilter, OrderLine, Page, status_update_from_json};
+pub use placement::{PlacedLine, Placement, StockedProduct};
 pub use product::{NewProduct, Product, ProductName, ProductPatch, Sku};
 pub use status::{InvalidTransition, OrderStatus, StatusChange, Transition, UnknownStatus};
 pub use store::Store;
@@ -82,8 +85,8 @@ pub use version::{Precondition, Version};
 /// The names most programs need, in one `use inventory_core::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Adjustment, Error, Inventory, MemoryStore, Money, NewOrder, NewProduct, OrderStatus,
-        ProductName, ProductPatch, Quantity, Reason, Sku, Stock, StockDelta, Store,
+        Adjustment, Cart, CartLine, Error, Inventory, MemoryStore, Money, NewOrder, NewProduct,
+        OrderStatus, ProductName, ProductPatch, Quantity, Reason, Sku, Stock, StockDelta, Store,
     };
 }
 

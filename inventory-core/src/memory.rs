@@ -6,17 +6,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::allocation::Cart;
 use crate::batch::{Adjustments, BatchOutcome, ProductBatch, UpsertPlan};
 use crate::error::{Error, Result};
 use crate::history::{ChangeSource, OrderEvent};
 use crate::idempotency::{self, IdempotencyKey, Idempotent, StoredKey, Verdict};
 use crate::ledger::{MovementKind, StockMovement};
-use crate::order::{NewOrder, Order, OrderFilter, Page};
+use crate::order::{Order, OrderFilter, Page};
+use crate::placement::StockedProduct;
 use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::{OrderStatus, StatusChange};
 use crate::store::{EventEffect, EventRecord, Store};
-use crate::units::{Stock, StockDelta};
-use crate::version::{Precondition, Version};
+use crate::units::StockDelta;
+use crate::version::Precondition;
 use crate::webhook::EventId;
 
 /// A store in memory. Every operation holds one mutex for its whole duration, which makes each
@@ -196,16 +198,31 @@ impl State {
         if t.is_noop() {
             return Ok(order.clone());
         }
-        let (product_id, quantity) = (order.product_id, order.quantity);
         if let Some(kind) = change.restock() {
-            let back = StockDelta::returning(quantity);
-            let p = self.product_mut(product_id)?;
-            p.stock = p
-                .stock
-                .apply(back)
-                .map_err(|_| Error::StockAboveMaximum { product_id })?;
-            p.version = p.version.next();
-            self.record_movement(product_id, back, kind, None, Some(id), at);
+            // Every line's units back, all or none: each new stock is checked before any is set.
+            let lines = order.lines.clone();
+            let mut restored = BTreeMap::new();
+            for line in &lines {
+                let product_id = line.product_id;
+                let now = match restored.get(&product_id) {
+                    Some(&stock) => stock,
+                    None => self.product_mut(product_id)?.stock,
+                };
+                let back = StockDelta::returning(line.quantity);
+                let after = now
+                    .apply(back)
+                    .map_err(|_| Error::StockAboveMaximum { product_id })?;
+                restored.insert(product_id, after);
+            }
+            for (product_id, stock) in restored {
+                let p = self.product_mut(product_id)?;
+                p.stock = stock;
+                p.version = p.version.next();
+            }
+            for line in &lines {
+                let back = StockDelta::returning(line.quantity);
+                self.record_movement(line.product_id, back, kind, None, Some(id), at);
+            }
         }
         self.record_history(id, Some(t.from()), t.to(), change.source(), at);
         let order = self
@@ -286,7 +303,7 @@ impl Store for MemoryStore {
         let mut s = self.lock();
         let version = s.product_mut(id)?.version;
         crate::version::check(precondition, id, version)?;
-        if s.orders.values().any(|o| o.product_id == id) {
+        if s.orders.values().any(|o| o.has_product(id)) {
             return Err(Error::ProductHasOrders { id });
         }
         if let Some(gone) = s.products.remove(&id) {
@@ -372,7 +389,7 @@ impl Store for MemoryStore {
 
     async fn place_order(
         &self,
-        o: NewOrder,
+        cart: Cart,
         at: OffsetDateTime,
         key: Option<&IdempotencyKey>,
     ) -> Result<Idempotent<Order>> {
@@ -380,31 +397,32 @@ impl Store for MemoryStore {
         if let Some(replay) = s.check_key(key)? {
             return Ok(Idempotent::Replayed(replay));
         }
-        let product_id = o.product_id();
-        let p = s.product_mut(product_id)?;
-        let left: Stock = o.take_from(p.stock)?;
-        let unit_price = p.price;
-        let order = Order {
-            id: s.next_order + 1,
-            product_id,
-            quantity: o.quantity(),
-            status: OrderStatus::Pending,
-            unit_price,
-            total: unit_price.times(o.quantity()),
-            created_at: at,
-            updated_at: at,
-            version: Version::FIRST,
-        };
+        let mut products = BTreeMap::new();
+        for id in cart.lock_order() {
+            if let Some(p) = s.products.get(&id) {
+                let (stock, price) = (p.stock, p.price);
+                products.insert(id, StockedProduct { stock, price });
+            }
+        }
+        let placement = cart.place(&products)?;
+        let id = s.next_order + 1;
+        let taken: Vec<_> = placement
+            .lines()
+            .iter()
+            .map(|l| (l.line.product_id, l.stock_left, l.delta()))
+            .collect();
+        let order = placement.into_order(id, at);
         let snapshot = key.map(|_| idempotency::snapshot(&order)).transpose()?;
-        let p = s.product_mut(product_id)?;
-        p.stock = left;
-        p.version = p.version.next();
-        s.next_order += 1;
-        s.orders.insert(order.id, order.clone());
-        let taken = StockDelta::taking(o.quantity());
-        let kind = MovementKind::OrderPlaced;
-        s.record_movement(product_id, taken, kind, None, Some(order.id), at);
-        s.record_history(order.id, None, OrderStatus::Pending, &ChangeSource::Api, at);
+        for (product_id, left, delta) in taken {
+            let p = s.product_mut(product_id)?;
+            p.stock = left;
+            p.version = p.version.next();
+            let kind = MovementKind::OrderPlaced;
+            s.record_movement(product_id, delta, kind, None, Some(id), at);
+        }
+        s.next_order = id;
+        s.orders.insert(id, order.clone());
+        s.record_history(id, None, OrderStatus::Pending, &ChangeSource::Api, at);
         s.store_key(key, snapshot, at);
         Ok(Idempotent::Created(order))
     }
@@ -423,7 +441,7 @@ impl Store for MemoryStore {
             .orders
             .iter()
             .filter(|(_, o)| filter.status.is_none_or(|st| o.status == st))
-            .filter(|(_, o)| filter.product_id.is_none_or(|p| o.product_id == p))
+            .filter(|(_, o)| filter.product_id.is_none_or(|p| o.has_product(p)))
             .filter(|(_, o)| filter.admits_creation(o.created_at))
             .map(|(id, o)| (*id, o.clone()));
         Ok(page_of(rows, page))

@@ -4,40 +4,81 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::error::Error;
 use crate::money::{Amount, Money};
 use crate::status::OrderStatus;
-use crate::units::{Quantity, RangeError, Stock, within};
+use crate::units::{Quantity, RangeError, within};
 use crate::validation::{self, BodyReader, Problem, ValidationErrors};
 
-/// A stored order. `unit_price` and `total` are snapshots taken when it was placed.
+/// A stored order: its lines, each with the unit price snapshotted when it was placed, and the
+/// total of its lines.
+///
+/// In JSON an order has `lines`; an order of one line also shows that line's `product_id`,
+/// `quantity` and `unit_price` at the top, the seed service's shape, so its clients keep working.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    into = "crate::order_json::OrderJson",
+    try_from = "crate::order_json::OrderJson"
+)]
 pub struct Order {
     /// Identifier assigned by the store.
     pub id: i64,
+    /// Current status (of the whole order: every line moves together).
+    pub status: OrderStatus,
+    /// The lines, in the cart's order (after merging), at least one.
+    pub lines: Vec<OrderLine>,
+    /// The sum of the lines' totals.
+    pub total: Amount,
+    /// When it was placed (RFC 3339, UTC).
+    pub created_at: OffsetDateTime,
+    /// When its status last changed (RFC 3339, UTC).
+    pub updated_at: OffsetDateTime,
+    /// Its version: one more with every status change. Not part of the JSON body; the server
+    /// sends it as the `ETag`.
+    pub version: crate::version::Version,
+}
+
+impl Order {
+    /// The order's only line, when it has exactly one (the seed's form of an order).
+    pub fn single_line(&self) -> Option<&OrderLine> {
+        match self.lines.as_slice() {
+            [line] => Some(line),
+            _ => None,
+        }
+    }
+
+    /// Whether a line of the order is for `product_id`.
+    pub fn has_product(&self, product_id: i64) -> bool {
+        self.lines.iter().any(|l| l.product_id == product_id)
+    }
+}
+
+/// One line of a stored order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
     /// The product ordered.
     pub product_id: i64,
     /// Units ordered.
     pub quantity: Quantity,
-    /// Current status.
-    pub status: OrderStatus,
     /// The product's price when the order was placed.
     pub unit_price: Money,
     /// `unit_price × quantity` ([`Money::times`]).
     pub total: Amount,
-    /// When it was placed (RFC 3339, UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    /// When its status last changed (RFC 3339, UTC).
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    /// Its version: one more with every status change. Not part of the JSON body; the server
-    /// sends it as the `ETag`.
-    #[serde(skip)]
-    pub version: crate::version::Version,
 }
 
-/// An order to place: a product and a quantity, both checked.
+impl OrderLine {
+    /// A line of `quantity` units at `unit_price`, its total computed.
+    pub fn new(product_id: i64, quantity: Quantity, unit_price: Money) -> OrderLine {
+        OrderLine {
+            product_id,
+            quantity,
+            unit_price,
+            total: unit_price.times(quantity),
+        }
+    }
+}
+
+/// An order of one line, the seed's form: a product and a quantity, both checked. It becomes a
+/// one-line [`crate::Cart`] (`Cart::from`), which is what stores place.
 ///
 /// ```
 /// use inventory_core::{NewOrder, Quantity};
@@ -70,7 +111,9 @@ impl NewOrder {
         self.quantity
     }
 
-    /// Reads a `POST /orders` body, reporting every invalid, missing or unknown field.
+    /// Reads the seed's `POST /orders` body, `{"product_id": 1, "quantity": 3}`, reporting
+    /// every invalid, missing or unknown field. [`crate::Cart::from_json`] reads this form and
+    /// the form with `lines`.
     pub fn from_json(body: &Value) -> Result<NewOrder, ValidationErrors> {
         let mut r = BodyReader::new(body);
         let product_id = r.required("product_id", id_field);
@@ -80,20 +123,6 @@ impl NewOrder {
             (Some(product_id), Some(quantity)) => Ok(NewOrder::new(product_id, quantity)),
             _ => Err(validation::internal_inconsistency()),
         }
-    }
-
-    /// Decides, from the units `available` now, whether the order can be served: the stock
-    /// left after it, or [`Error::InsufficientStock`] with what is available. Every store asks
-    /// this inside the transaction that takes the stock.
-    pub fn take_from(&self, available: Stock) -> Result<Stock, Error> {
-        let requested = Stock::of(self.quantity);
-        available
-            .apply(crate::units::StockDelta::taking(self.quantity))
-            .map_err(|_| Error::InsufficientStock {
-                product_id: self.product_id,
-                requested,
-                available,
-            })
     }
 }
 
@@ -109,7 +138,7 @@ pub(crate) fn id_field(v: &Value) -> Result<i64, Problem> {
     validation::count(v, |n| within(n, 1, i64::MAX))
 }
 
-fn quantity_field(v: &Value) -> Result<Quantity, Problem> {
+pub(crate) fn quantity_field(v: &Value) -> Result<Quantity, Problem> {
     validation::count(v, Quantity::new)
 }
 
@@ -135,7 +164,7 @@ fn status_field(v: &Value) -> Result<OrderStatus, Problem> {
 pub struct OrderFilter {
     /// Only orders in this status.
     pub status: Option<OrderStatus>,
-    /// Only orders of this product.
+    /// Only orders with a line of this product.
     pub product_id: Option<i64>,
     /// Only orders created at or after this instant (the interval is half-open).
     pub created_after: Option<OffsetDateTime>,

@@ -8,13 +8,14 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::allocation::Cart;
 use crate::batch::{Adjustments, BatchOutcome, ProductBatch};
 use crate::error::Error;
 use crate::error::Result;
 use crate::history::OrderEvent;
 use crate::idempotency::{IdempotencyKey, Idempotent};
 use crate::ledger::StockMovement;
-use crate::order::{NewOrder, Order, OrderFilter, Page};
+use crate::order::{Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::StatusChange;
 use crate::version::Precondition;
@@ -96,7 +97,7 @@ pub enum EventEffect {
 /// # Decisions
 ///
 /// A store decides nothing: the rules are core's, as plain values and functions. Stock bounds
-/// are [`NewOrder::take_from`] and [`Adjustments::apply_to`] (or the same bounds as SQL guards,
+/// are [`Cart::place`] and [`Adjustments::apply_to`] (or the same bounds as SQL guards,
 /// with those functions telling why a guard refused); a status change carries its history
 /// source and its restock kind in the [`StatusChange`]; totals are
 /// [`Money::times`](crate::Money::times); a patch is [`ProductPatch::apply_to`]; a batch item is [`NewProduct::upsert_onto`].
@@ -158,14 +159,15 @@ pub trait Store: Send + Sync + 'static {
     /// The product's ledger, oldest first; [`crate::Error::ProductNotFound`] if it does not exist.
     async fn list_movements(&self, product_id: i64, page: Page) -> Result<Vec<StockMovement>>;
 
-    /// Places an order: checks the stock, takes it, snapshots the unit price and the total, and
-    /// inserts the order with its `order_placed` ledger row and its first history row, in one
-    /// atomic step. Unknown product: [`crate::Error::ProductNotFound`]; too little stock:
-    /// [`crate::Error::InsufficientStock`] with what is available.
+    /// Places a cart as one order, all lines or none: reads each product's stock and price
+    /// under its lock, in [`Cart::lock_order`] (the one global order, so two carts never
+    /// deadlock), asks [`Cart::place`], and writes what it decided — each product's stock, the
+    /// order and its lines, one `order_placed` ledger row per line and the first history row —
+    /// in one atomic step; a refusal (unknown product, every short line) writes nothing.
     /// With a key, see *Idempotency* above.
     async fn place_order(
         &self,
-        order: NewOrder,
+        order: Cart,
         at: OffsetDateTime,
         key: Option<&IdempotencyKey>,
     ) -> Result<Idempotent<Order>>;
@@ -279,7 +281,7 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     async fn place_order(
         &self,
-        order: NewOrder,
+        order: Cart,
         at: OffsetDateTime,
         key: Option<&IdempotencyKey>,
     ) -> Result<Idempotent<Order>> {

@@ -11,9 +11,9 @@ use inventory_core::testing::{new_order, new_product, t0};
 use inventory_core::time::OffsetDateTime;
 use inventory_core::webhook::EventId;
 use inventory_core::{
-    Adjustments, BatchOutcome, Error, Inventory, MemoryStore, NewOrder, NewProduct, Order,
-    OrderEvent, OrderFilter, Page, Product, ProductBatch, ProductPatch, Result, StatusChange,
-    StockMovement, Store,
+    Adjustments, BatchOutcome, Cart, Error, Inventory, MemoryStore, NewProduct, Order, OrderEvent,
+    OrderFilter, Page, Product, ProductBatch, ProductPatch, Result, StatusChange, StockMovement,
+    Store,
 };
 use tokio::sync::{Notify, Semaphore};
 
@@ -29,7 +29,7 @@ struct GatedStore {
 impl Store for GatedStore {
     async fn place_order(
         &self,
-        order: NewOrder,
+        order: Cart,
         at: OffsetDateTime,
         key: Option<&IdempotencyKey>,
     ) -> Result<Idempotent<Order>> {

@@ -232,6 +232,7 @@ pub fn core_kind(e: &CoreError) -> &'static str {
         | CoreError::InvalidHeader { .. } => "validation",
         CoreError::ProductNotFound { .. } => "product_not_found",
         CoreError::OrderNotFound { .. } => "order_not_found",
+        CoreError::LocationNotFound { .. } => "location_not_found",
         CoreError::DuplicateSku { .. } => "duplicate_sku",
         CoreError::ProductHasOrders { .. } => "product_has_orders",
         CoreError::InsufficientStock { .. } => "insufficient_stock",
@@ -292,7 +293,9 @@ fn core_response(e: CoreError) -> Response {
         CoreError::InvalidHeader { header, problem } => {
             fastapi::response(&[Invalid::header(&header, &problem)])
         }
-        e @ (CoreError::ProductNotFound { .. } | CoreError::OrderNotFound { .. }) => {
+        e @ (CoreError::ProductNotFound { .. }
+        | CoreError::OrderNotFound { .. }
+        | CoreError::LocationNotFound { .. }) => {
             detail(StatusCode::NOT_FOUND, json!(e.to_string()))
         }
         e @ CoreError::DuplicateSku { .. } => detail(StatusCode::CONFLICT, json!(e.to_string())),
@@ -302,19 +305,35 @@ fn core_response(e: CoreError) -> Response {
                 "Product with ID {id} has orders and cannot be deleted; order history is kept"
             )),
         ),
+        // The seed's fields name the first short line; `lines` lists every short line of a
+        // cart (absent for a stock adjustment).
         CoreError::InsufficientStock {
             product_id,
             requested,
             available,
-        } => detail(
-            StatusCode::CONFLICT,
-            json!({
+            shortages,
+        } => {
+            let mut body = json!({
                 "error": INSUFFICIENT_STOCK,
                 "requested": requested.get(),
                 "available": available.get(),
                 "product_id": product_id,
-            }),
-        ),
+            });
+            if !shortages.is_empty() {
+                body["lines"] = shortages
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "line": s.line,
+                            "product_id": s.product_id,
+                            "requested": s.requested,
+                            "available": s.available,
+                        })
+                    })
+                    .collect();
+            }
+            detail(StatusCode::CONFLICT, body)
+        }
         CoreError::InvalidTransition(t) => {
             detail(StatusCode::BAD_REQUEST, transition_body(t.from, t.to))
         }

@@ -79,24 +79,49 @@ pub enum OrderStatus {
     Canceled,
 }
 
-/// An order; `unit_price` and `total` are fixed when it is placed.
+/// An order: its lines, each priced when it was placed, and their total. An order of one line
+/// also shows that line's `product_id`, `quantity` and `unit_price` at the top (the seed's
+/// shape); an order of several lines does not.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"id": 7, "product_id": 1, "quantity": 3, "status": "PENDING",
-    "unit_price": 49.99, "total": 149.97, "created_at": "2026-11-24T10:00:00Z",
-    "updated_at": "2026-11-24T10:00:00Z"}))]
+    "unit_price": 49.99, "total": 149.97,
+    "lines": [{"product_id": 1, "quantity": 3, "unit_price": 49.99, "total": 149.97}],
+    "created_at": "2026-11-24T10:00:00Z", "updated_at": "2026-11-24T10:00:00Z"}))]
 pub struct Order {
     id: i64,
-    product_id: i64,
-    quantity: i64,
+    /// One-line orders only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_id: Option<i64>,
+    /// One-line orders only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quantity: Option<i64>,
     status: OrderStatus,
-    #[schema(value_type = f64)]
-    unit_price: f64,
+    /// One-line orders only.
+    #[schema(value_type = Option<f64>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit_price: Option<f64>,
+    /// The sum of the lines' totals.
     #[schema(value_type = f64)]
     total: f64,
+    /// 1 to 100 lines, in the cart's order (lines of one product merged).
+    lines: Vec<OrderLine>,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]
     updated_at: String,
+}
+
+/// One line of an order.
+#[derive(Serialize, ToSchema)]
+pub struct OrderLine {
+    product_id: i64,
+    quantity: i64,
+    /// The product's price when the order was placed.
+    #[schema(value_type = f64)]
+    unit_price: f64,
+    /// `unit_price × quantity`.
+    #[schema(value_type = f64)]
+    total: f64,
 }
 
 /// The webhook's answer.
@@ -273,7 +298,7 @@ fn doc_redoc() {}
           doc_delete_product, doc_create_order, doc_list_orders, doc_get_order, doc_update_order,
           doc_cancel_order, doc_payment_webhook, doc_health, doc_metrics, doc_openapi, doc_docs,
           doc_redoc),
-    components(schemas(Product, BatchOutcome, BatchItem, Upserted, Order, OrderStatus, WebhookResult, Health, StockMovement, OrderEvent)),
+    components(schemas(Product, BatchOutcome, BatchItem, Upserted, Order, OrderLine, OrderStatus, WebhookResult, Health, StockMovement, OrderEvent)),
     tags((name = "products", description = "Product management"),
          (name = "orders", description = "Order management"),
          (name = "webhooks", description = "Payment webhooks"),

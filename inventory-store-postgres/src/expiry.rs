@@ -7,7 +7,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::error::OpResult;
-use crate::rows::{self, order_columns};
+use crate::rows::{self, order_columns, order_lines_of};
 
 /// The oldest due orders (in the change's `from` status, `$3`), locked. `SKIP LOCKED`: orders
 /// another sweeper has taken (or that a concurrent status change holds) are left to it, so
@@ -16,7 +16,7 @@ use crate::rows::{self, order_columns};
 /// is locked, so a just-paid order is never returned. `NO KEY UPDATE`, the lock a status UPDATE
 /// takes anyway: it does not block the foreign-key checks of inserts that name the order (ledger
 /// and history rows).
-const DUE_SQL: &str = "SELECT id, product_id FROM orders \
+const DUE_SQL: &str = "SELECT id FROM orders \
                        WHERE status = $3 AND created_at < $1 \
                        ORDER BY created_at, id LIMIT $2 \
                        FOR NO KEY UPDATE SKIP LOCKED";
@@ -25,13 +25,14 @@ const DUE_SQL: &str = "SELECT id, product_id FROM orders \
 /// before any of them is updated. Two sweeps touching the same products thus take them in the
 /// same order and cannot deadlock; and no other operation holds a product while waiting for an
 /// order, so holding orders while waiting for products cannot deadlock either.
-const LOCK_PRODUCTS_SQL: &str =
-    "SELECT id FROM products WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE";
+const LOCK_PRODUCTS_SQL: &str = "SELECT id FROM products \
+     WHERE id IN (SELECT product_id FROM order_lines WHERE order_id = ANY($1)) \
+     ORDER BY id FOR NO KEY UPDATE";
 
 /// Applies the change to the locked orders exactly as `change_status` would, in one statement:
 /// the compare-and-set on `$3` (always true under the locks, kept as the statement's own
 /// guarantee) moving them to `$4`, and, when the restock kind `$7` is not NULL, the units
-/// returned per product with each order's ledger row of that kind; each order's history row
+/// returned per product with a ledger row of that kind per line; each order's history row
 /// with source `$5` (event id `$6`). `sum` of BIGINT is NUMERIC, hence the cast.
 const EXPIRE_SQL: &str = concat!(
     "WITH moved AS (\
@@ -39,22 +40,27 @@ const EXPIRE_SQL: &str = concat!(
          WHERE id = ANY($1) AND status = $3 RETURNING ",
     order_columns!(),
     "), \
+     moved_lines AS (\
+         SELECT l.order_id, l.line, l.product_id, l.quantity, moved.created_at \
+         FROM moved JOIN order_lines l ON l.order_id = moved.id), \
      restored AS (\
          UPDATE products SET stock = products.stock + back.quantity, updated_at = $2, \
              version = products.version + 1 \
-         FROM (SELECT product_id, sum(quantity)::bigint AS quantity FROM moved \
+         FROM (SELECT product_id, sum(quantity)::bigint AS quantity FROM moved_lines \
                GROUP BY product_id) back \
          WHERE products.id = back.product_id AND $7::text IS NOT NULL), \
      ledger AS (\
          INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
-         SELECT product_id, quantity, $7::text, $7::text, id, $2 FROM moved \
-         WHERE $7::text IS NOT NULL ORDER BY created_at, id), \
+         SELECT product_id, quantity, $7::text, $7::text, order_id, $2 FROM moved_lines \
+         WHERE $7::text IS NOT NULL ORDER BY created_at, order_id, line), \
      history AS (\
          INSERT INTO order_events \
              (order_id, from_status, to_status, source, event_id, created_at) \
          SELECT id, $3::text, $4::text, $5::text, $6::text, $2 FROM moved \
          ORDER BY created_at, id) \
-     SELECT * FROM moved ORDER BY created_at, id"
+     SELECT * FROM moved",
+    order_lines_of!("moved"),
+    "ORDER BY created_at, id"
 );
 
 impl PostgresStore {
@@ -83,16 +89,12 @@ impl PostgresStore {
             // Nothing written; dropping the transaction rolls it back.
             return Ok(Vec::new());
         }
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut products = Vec::with_capacity(rows.len());
-        for row in &rows {
-            ids.push(row.try_get::<_, i64>("id")?);
-            products.push(row.try_get::<_, i64>("product_id")?);
-        }
-        products.sort_unstable();
-        products.dedup();
+        let ids = rows
+            .iter()
+            .map(|row| row.try_get::<_, i64>("id"))
+            .collect::<Result<Vec<_>, _>>()?;
         let lock = tx.prepare_cached(LOCK_PRODUCTS_SQL).await?;
-        tx.execute(&lock, &[&products]).await?;
+        tx.execute(&lock, &[&ids]).await?;
         let (source, event_id) = (change.source().kind(), change.source().event_id());
         let restock = change.restock().map(MovementKind::as_str);
         let params: [&(dyn ToSql + Sync); 7] =

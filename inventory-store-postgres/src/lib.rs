@@ -18,7 +18,7 @@
 //!
 //! The store decides nothing: statuses, ledger kinds and history sources are bound from the
 //! core's values ([`inventory_core::StatusChange`] and friends); the stock bounds are SQL guards
-//! whose refusals core explains ([`inventory_core::NewOrder::take_from`],
+//! whose refusals core explains ([`inventory_core::Cart::place`],
 //! [`inventory_core::Adjustment::apply_to`]); idempotency keys are judged by
 //! [`IdempotencyKey::verdict`]; every row read is re-validated into the domain types.
 //!
@@ -52,7 +52,7 @@ use inventory_core::idempotency::{IdempotencyKey, Idempotent};
 use inventory_core::store::{EventEffect, EventRecord};
 use inventory_core::webhook::EventId;
 use inventory_core::{
-    Adjustments, BatchOutcome, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page,
+    Adjustments, BatchOutcome, Cart, NewProduct, Order, OrderEvent, OrderFilter, Page,
     Precondition, Product, ProductBatch, ProductPatch, Result, StatusChange, StockMovement, Store,
 };
 use time::OffsetDateTime;
@@ -335,11 +335,11 @@ impl Store for PostgresStore {
 
     async fn place_order(
         &self,
-        order: NewOrder,
+        order: Cart,
         at: OffsetDateTime,
         key: Option<&IdempotencyKey>,
     ) -> Result<Idempotent<Order>> {
-        retrying(|| self.place_order_once(order, at, key)).await
+        retrying(|| self.place_order_once(&order, at, key)).await
     }
 
     async fn get_order(&self, id: i64) -> Result<Order> {

@@ -3,9 +3,11 @@
 
 use deadpool_postgres::{GenericClient, Transaction};
 use inventory_core::idempotency::{IdempotencyKey, Idempotent};
+use std::collections::BTreeMap;
+
 use inventory_core::{
-    ChangeSource, Error, MovementKind, NewOrder, Order, OrderEvent, OrderFilter, OrderStatus, Page,
-    StatusChange, Stock, StockDelta,
+    Cart, ChangeSource, Error, Money, MovementKind, Order, OrderEvent, OrderFilter, OrderStatus,
+    Page, StatusChange, Stock, StockDelta, StockedProduct,
 };
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
@@ -14,43 +16,83 @@ use crate::PostgresStore;
 use crate::error::{OpResult, corrupt};
 use crate::idempotency;
 use crate::products::limit_skip;
-use crate::rows::{self, ORDER_COLUMNS, event_columns, order_columns};
+use crate::rows::{self, ORDER_COLUMNS, ORDER_LINES, event_columns, order_columns, order_lines_of};
 
-/// Places an order in one statement: takes the stock only `WHERE stock >= quantity` (the guard
-/// of [`NewOrder::take_from`]), inserts the order in status `$4` from what that UPDATE returned,
-/// with the price as it was at that moment, and from the inserted order its ledger row (delta
-/// `$7`, kind `$5`) and its first history row (source `$6`). `total_cents` is the product the
-/// column's CHECK requires, which is [`inventory_core::Money::times`].
+/// Places a one-line order in one statement: takes the stock only `WHERE stock >= quantity`,
+/// inserts the order in status `$4` priced from what that UPDATE returned, its line, its ledger
+/// row (delta `$7`, kind `$5`) and its first history row (source `$6`); returns the order's id
+/// and time, and the product's price and stock after, for core to decide on
+/// ([`Cart::place`]) before the transaction commits.
 ///
 /// No read-then-write race: under READ COMMITTED, an UPDATE that meets a row changed by a
 /// concurrent transaction waits for it, then re-checks its WHERE on the newest version, so two
 /// callers can never both take the last unit. No UPDATE row, no INSERT: a refused order leaves
-/// nothing behind (not even a consumed id). The ledger and history rows' foreign keys are
-/// checked at the end of the statement, when the order they name exists.
-const PLACE_SQL: &str = concat!(
-    "WITH taken AS (\
+/// nothing behind (not even a consumed id). The line, ledger and history rows' foreign keys are
+/// checked at the end of the statement, when the order they name exists. One product row: no
+/// lock order to keep.
+const PLACE_ONE_SQL: &str = "\
+    WITH taken AS (\
          UPDATE products SET stock = stock - $2, updated_at = $3, version = version + 1 \
-         WHERE id = $1 AND stock >= $2 RETURNING id, price_cents), \
+         WHERE id = $1 AND stock >= $2 RETURNING id, price_cents, stock), \
      placed AS (\
-         INSERT INTO orders \
-             (product_id, quantity, status, unit_price_cents, total_cents, created_at, \
-              updated_at) \
-         SELECT id, $2, $4::text, price_cents, price_cents * $2, $3, $3 FROM taken \
-         RETURNING ",
-    order_columns!(),
-    "), \
+         INSERT INTO orders (status, total_cents, created_at, updated_at) \
+         SELECT $4::text, price_cents * $2, $3, $3 FROM taken \
+         RETURNING id, created_at), \
+     line AS (\
+         INSERT INTO order_lines \
+             (order_id, line, product_id, quantity, unit_price_cents, total_cents) \
+         SELECT placed.id, 0, taken.id, $2, taken.price_cents, taken.price_cents * $2 \
+         FROM placed, taken), \
      ledger AS (\
          INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
-         SELECT product_id, $7::bigint, $5::text, $5::text, id, $3 FROM placed), \
+         SELECT taken.id, $7::bigint, $5::text, $5::text, placed.id, $3 FROM placed, taken), \
      history AS (\
          INSERT INTO order_events (order_id, from_status, to_status, source, created_at) \
          SELECT id, NULL, $4::text, $6::text, $3 FROM placed) \
-     SELECT * FROM placed"
+     SELECT placed.id, placed.created_at, taken.price_cents, taken.stock \
+     FROM placed, taken";
+
+/// Locks the cart's products in id order (rows are locked as the sort returns them: the one
+/// global order, so two carts over the same products queue instead of deadlocking) and reads
+/// their stock and price for core.
+const LOCK_PRODUCTS_SQL: &str = "SELECT id, stock, price_cents FROM products \
+                                 WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE";
+
+/// Writes a placement core decided under [`LOCK_PRODUCTS_SQL`]'s locks, in one statement: each
+/// product's stock as core left it (`$1` ids, `$2` stocks), the order (status `$7`, total `$8`,
+/// at `$9`), its lines (`$3` products, `$4` quantities, `$5` prices, in line order), one ledger
+/// row per line (`$6` deltas, kind `$10`, in line order) and the first history row (source
+/// `$11`).
+const PLACE_LOCKED_SQL: &str = "\
+    WITH stocked AS (\
+         UPDATE products p SET stock = s.stock, updated_at = $9, version = p.version + 1 \
+         FROM unnest($1::bigint[], $2::bigint[]) AS s(id, stock) WHERE p.id = s.id), \
+     placed AS (\
+         INSERT INTO orders (status, total_cents, created_at, updated_at) \
+         VALUES ($7::text, $8::bigint, $9, $9) RETURNING id, created_at), \
+     lines AS (\
+         INSERT INTO order_lines \
+             (order_id, line, product_id, quantity, unit_price_cents, total_cents) \
+         SELECT placed.id, l.n - 1, l.product_id, l.quantity, l.price, l.price * l.quantity \
+         FROM placed, unnest($3::bigint[], $4::bigint[], $5::bigint[]) \
+             WITH ORDINALITY AS l(product_id, quantity, price, n)), \
+     ledger AS (\
+         INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
+         SELECT l.product_id, l.delta, $10::text, $10::text, placed.id, $9 \
+         FROM placed, unnest($3::bigint[], $6::bigint[]) WITH ORDINALITY AS l(product_id, delta, n) \
+         ORDER BY l.n), \
+     history AS (\
+         INSERT INTO order_events (order_id, from_status, to_status, source, created_at) \
+         SELECT id, NULL, $7::text, $11::text, $9 FROM placed) \
+     SELECT id, created_at FROM placed";
+
+const SELECT_SQL: &str = concat!(
+    "SELECT ",
+    order_columns!(),
+    ", lines.* FROM orders o",
+    order_lines_of!("o"),
+    "WHERE id = $1"
 );
-
-const LOCK_STOCK_SQL: &str = "SELECT stock FROM products WHERE id = $1 FOR UPDATE";
-
-const SELECT_SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1");
 
 /// The listing for the filters given, with its parameters: one SQL text per combination (each
 /// prepared once per connection), so that the planner sees plain predicates and walks the
@@ -65,7 +107,10 @@ fn list_query<'a>(
     let mut conditions = Vec::new();
     let filters: [(&str, Option<&(dyn ToSql + Sync)>); 5] = [
         ("status =", status.as_ref().map(|s| s as _)),
-        ("product_id =", filter.product_id.as_ref().map(|p| p as _)),
+        (
+            "id IN (SELECT order_id FROM order_lines WHERE product_id =",
+            filter.product_id.as_ref().map(|p| p as _),
+        ),
         (
             "created_at >=",
             filter.created_after.as_ref().map(|t| t as _),
@@ -79,7 +124,13 @@ fn list_query<'a>(
     for (predicate, value) in filters {
         if let Some(value) = value {
             params.push(value);
-            conditions.push(format!("{predicate} ${}", params.len()));
+            // A sub-select's predicate closes its parenthesis.
+            let close = if predicate.contains("(SELECT") {
+                ")"
+            } else {
+                ""
+            };
+            conditions.push(format!("{predicate} ${}{close}", params.len()));
         }
     }
     let filter = if conditions.is_empty() {
@@ -87,17 +138,19 @@ fn list_query<'a>(
     } else {
         format!("WHERE {}", conditions.join(" AND "))
     };
-    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders {filter} ORDER BY id LIMIT $1 OFFSET $2");
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS}, lines.* FROM orders o {ORDER_LINES} {filter} \
+         ORDER BY id LIMIT $1 OFFSET $2"
+    );
     (sql, params)
 }
 
 /// The compare-and-set: changes the status only if it is still `$2`, with its history row
-/// (source `$5`, event id `$6`), and, when the restock kind `$7` is not NULL, the order's units
-/// back to stock with their ledger row of that kind, all written from the row it changed (none
-/// when the CAS lost), in one statement (so one atomic step). The order row is locked first (by
-/// `moved`), the product row second (the join needs `moved`'s output before it can update
-/// anything): the same order every operation that locks both uses, so they cannot deadlock each
-/// other. `restored`, `ledger` and `history` run to completion although nothing reads them
+/// (source `$5`, event id `$6`), written from the row it changed (none when the CAS lost), in
+/// one statement; returns the order with its lines. The order row is locked here, before any
+/// product row ([`RESTOCK_SQL`] comes after, in a transaction): orders first, then products in
+/// id order, is the order every operation that locks both keeps (the expiry too), so they
+/// cannot deadlock each other. `history` runs to completion although nothing reads it
 /// (PostgreSQL always completes data-modifying CTEs).
 const CAS_SQL: &str = concat!(
     "WITH moved AS (\
@@ -106,20 +159,29 @@ const CAS_SQL: &str = concat!(
          RETURNING ",
     order_columns!(),
     "), \
-     restored AS (\
-         UPDATE products SET stock = products.stock + moved.quantity, updated_at = $4, \
-             version = products.version + 1 \
-         FROM moved WHERE products.id = moved.product_id AND $7::text IS NOT NULL), \
-     ledger AS (\
-         INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
-         SELECT product_id, quantity, $7::text, $7::text, id, $4 FROM moved \
-         WHERE $7::text IS NOT NULL), \
      history AS (\
          INSERT INTO order_events \
              (order_id, from_status, to_status, source, event_id, created_at) \
          SELECT id, $2::text, $3::text, $5::text, $6::text, $4 FROM moved) \
-     SELECT * FROM moved"
+     SELECT * FROM moved",
+    order_lines_of!("moved")
 );
+
+/// Returns an order's units (`$1` products, `$2` quantities, in line order) to the stock of
+/// products already locked by [`LOCK_PRODUCTS_SQL`], each line with its ledger row of kind `$4`
+/// for order `$5` at `$3`. `sum` of BIGINT is NUMERIC, hence the cast.
+const RESTOCK_SQL: &str = "\
+    WITH restored AS (\
+         UPDATE products p SET stock = p.stock + b.quantity, updated_at = $3, \
+             version = p.version + 1 \
+         FROM (SELECT product_id, sum(quantity)::bigint AS quantity \
+               FROM unnest($1::bigint[], $2::bigint[]) AS l(product_id, quantity) \
+               GROUP BY product_id) b \
+         WHERE p.id = b.product_id) \
+     INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
+     SELECT l.product_id, l.quantity, $4::text, $4::text, $5::bigint, $3 \
+     FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS l(product_id, quantity, n) \
+     ORDER BY l.n";
 
 /// An order's history, and whether the order exists, in one snapshot (as for the ledger: no
 /// row is "no such order", one row of NULLs an empty history).
@@ -136,45 +198,31 @@ const STATUS_SQL: &str = "SELECT status FROM orders WHERE id = $1";
 impl PostgresStore {
     pub(crate) async fn place_order_once(
         &self,
-        o: NewOrder,
+        cart: &Cart,
         at: OffsetDateTime,
         key: Option<&IdempotencyKey>,
     ) -> OpResult<Idempotent<Order>> {
         let mut client = self.client().await?;
-        let pending = OrderStatus::Pending.as_str();
-        let placed = MovementKind::OrderPlaced.as_str();
-        let api = ChangeSource::Api.kind();
-        let taken = StockDelta::taking(o.quantity()).get();
-        let params: PlaceParams<'_> = [
-            &o.product_id(),
-            &o.quantity().get(),
-            &at,
-            &pending,
-            &placed,
-            &api,
-            &taken,
-        ];
         let Some(key) = key else {
-            // One round trip when the stock suffices, the common case.
-            let stmt = client.prepare_cached(PLACE_SQL).await?;
-            if let Some(row) = client.query_opt(&stmt, &params).await? {
-                return Ok(Idempotent::Created(rows::order(&row)?));
+            // One round trip when the stock suffices, the common case: a one-line cart is one
+            // statement, atomic on its own, whose guard is core's bound.
+            if let Some(order) = place_one(&client, cart, at).await? {
+                return Ok(Idempotent::Created(order));
             }
             let tx = client.transaction().await?;
-            let order = place_under_lock(&tx, o, &params).await?;
+            let order = place_under_lock(&tx, cart, at).await?;
             tx.commit().await?;
             return Ok(Idempotent::Created(order));
         };
-        // The key, the order and its ledger and history rows commit together or not at all.
-        // Dropping the transaction on an early return rolls it back (and the key's claim).
+        // The key, the order and its lines, ledger and history rows commit together or not at
+        // all. Dropping the transaction on an early return rolls it back (and the key's claim).
         let tx = client.transaction().await?;
         if let Some(stored) = idempotency::claim(&tx, key, at).await? {
             return Ok(Idempotent::Replayed(stored));
         }
-        let stmt = tx.prepare_cached(PLACE_SQL).await?;
-        let order = match tx.query_opt(&stmt, &params).await? {
-            Some(row) => rows::order(&row)?,
-            None => place_under_lock(&tx, o, &params).await?,
+        let order = match place_one(&tx, cart, at).await? {
+            Some(order) => order,
+            None => place_under_lock(&tx, cart, at).await?,
         };
         idempotency::complete(&tx, key, &order).await?;
         tx.commit().await?;
@@ -214,8 +262,15 @@ impl PostgresStore {
         change: &StatusChange,
         at: OffsetDateTime,
     ) -> OpResult<Order> {
-        let client = self.client().await?;
-        change_status_on(&client, id, change, at).await
+        let mut client = self.client().await?;
+        if change.restock().is_none() {
+            // One statement, atomic on its own.
+            return change_status_on(&client, id, change, at).await;
+        }
+        let tx = client.transaction().await?;
+        let order = change_status_on(&tx, id, change, at).await?;
+        tx.commit().await?;
+        Ok(order)
     }
 
     pub(crate) async fn order_history_once(&self, order_id: i64) -> OpResult<Vec<OrderEvent>> {
@@ -236,35 +291,126 @@ impl PostgresStore {
     }
 }
 
-/// The parameters of [`PLACE_SQL`].
-type PlaceParams<'a> = [&'a (dyn ToSql + Sync); 7];
-
-/// The slow path of placing an order, in `tx`: the fast statement was refused (or not tried).
-/// Asks core why ([`NewOrder::take_from`]) on the newest stock rather than on a statement's
-/// snapshot (under contention that snapshot can show units that a concurrent order took
-/// meanwhile): locks the product row, decides on what the lock shows, and if a concurrent change
-/// has freed enough units since, places the order under that lock.
-async fn place_under_lock(
-    tx: &Transaction<'_>,
-    o: NewOrder,
-    params: &PlaceParams<'_>,
-) -> OpResult<Order> {
-    let lock = tx.prepare_cached(LOCK_STOCK_SQL).await?;
-    let id = o.product_id();
-    let Some(row) = tx.query_opt(&lock, &[&id]).await? else {
-        return Err(Error::ProductNotFound { id }.into());
+/// The fast path of a one-line cart on `client`: [`PLACE_ONE_SQL`], whose guard is the bound
+/// core's [`Cart::place`] applies, then core's placement from the stock that statement found
+/// (a disagreement is a backend error). `None` when the cart is not one plain line, or the
+/// statement took nothing (too little stock, or no such product): the caller goes on under the
+/// lock, which tells which.
+async fn place_one<C: GenericClient>(
+    client: &C,
+    cart: &Cart,
+    at: OffsetDateTime,
+) -> OpResult<Option<Order>> {
+    let [line] = cart.lines() else {
+        return Ok(None);
     };
-    let available = Stock::new(row.try_get("stock")?)
+    if line.location_id().is_some() {
+        return Ok(None);
+    }
+    let (id, quantity) = (line.product_id(), line.quantity());
+    let pending = OrderStatus::Pending.as_str();
+    let placed = MovementKind::OrderPlaced.as_str();
+    let api = ChangeSource::Api.kind();
+    let taken = StockDelta::taking(quantity).get();
+    let params: [&(dyn ToSql + Sync); 7] =
+        [&id, &quantity.get(), &at, &pending, &placed, &api, &taken];
+    let stmt = client.prepare_cached(PLACE_ONE_SQL).await?;
+    let Some(row) = client.query_opt(&stmt, &params).await? else {
+        return Ok(None);
+    };
+    let after: i64 = row.try_get("stock")?;
+    let before = Stock::new(after + quantity.get())
         .map_err(|e| corrupt(format!("product {id}: stock: {e}")))?;
-    o.take_from(available)?;
-    let stmt = tx.prepare_cached(PLACE_SQL).await?;
-    let row = tx.query_one(&stmt, params).await?;
-    rows::order(&row)
+    let price = Money::from_cents(row.try_get("price_cents")?)
+        .map_err(|e| corrupt(format!("product {id}: price: {e}")))?;
+    let products = BTreeMap::from([(
+        id,
+        StockedProduct {
+            stock: before,
+            price,
+        },
+    )]);
+    let placement = cart.place(&products).map_err(|e| {
+        Error::backend(format!(
+            "product {id}: the guard took {quantity}, core says {e}"
+        ))
+    })?;
+    if placement.lines()[0].stock_left.get() != after {
+        return Err(Error::backend(format!("product {id}: the database left {after}")).into());
+    }
+    let order_id: i64 = row.try_get("id")?;
+    Ok(Some(
+        placement.into_order(order_id, row.try_get("created_at")?),
+    ))
 }
 
-/// Applies `change` to order `id` on `client` (a pooled connection, or the transaction of a
-/// webhook event): compare-and-set on the status, with its history row, and the restock core
-/// decided with its ledger row, in the same statement.
+/// Places `cart` in `tx` under the locks of its products, taken in [`Cart::lock_order`]: reads
+/// their stock and price, asks core ([`Cart::place`]), and writes what it decided in one
+/// statement ([`PLACE_LOCKED_SQL`]). Also the slow path of a one-line cart: core tells, on the
+/// newest stock rather than on a statement's snapshot, why the fast statement took nothing,
+/// or places it if a concurrent change has freed enough units since.
+async fn place_under_lock(
+    tx: &Transaction<'_>,
+    cart: &Cart,
+    at: OffsetDateTime,
+) -> OpResult<Order> {
+    let products = lock_products(tx, &cart.lock_order()).await?;
+    let placement = cart.place(&products)?;
+    let left: BTreeMap<i64, Stock> = placement
+        .lines()
+        .iter()
+        .map(|l| (l.line.product_id, l.stock_left))
+        .collect();
+    let (ids, stocks): (Vec<i64>, Vec<i64>) = left.iter().map(|(id, s)| (*id, s.get())).unzip();
+    let lines = placement.lines();
+    let line_products: Vec<i64> = lines.iter().map(|l| l.line.product_id).collect();
+    let quantities: Vec<i64> = lines.iter().map(|l| l.line.quantity.get()).collect();
+    let prices: Vec<i64> = lines.iter().map(|l| l.line.unit_price.cents()).collect();
+    let deltas: Vec<i64> = lines.iter().map(|l| l.delta().get()).collect();
+    let pending = OrderStatus::Pending.as_str();
+    let total = placement.total().cents();
+    let placed = MovementKind::OrderPlaced.as_str();
+    let api = ChangeSource::Api.kind();
+    let params: [&(dyn ToSql + Sync); 11] = [
+        &ids,
+        &stocks,
+        &line_products,
+        &quantities,
+        &prices,
+        &deltas,
+        &pending,
+        &total,
+        &at,
+        &placed,
+        &api,
+    ];
+    let stmt = tx.prepare_cached(PLACE_LOCKED_SQL).await?;
+    let row = tx.query_one(&stmt, &params).await?;
+    Ok(placement.into_order(row.try_get("id")?, row.try_get("created_at")?))
+}
+
+/// Locks `ids` (ascending) with [`LOCK_PRODUCTS_SQL`] and reads each one's stock and price; a
+/// missing product is missing from the map.
+async fn lock_products<C: GenericClient>(
+    client: &C,
+    ids: &[i64],
+) -> OpResult<BTreeMap<i64, StockedProduct>> {
+    let stmt = client.prepare_cached(LOCK_PRODUCTS_SQL).await?;
+    let mut products = BTreeMap::new();
+    for row in client.query(&stmt, &[&ids]).await? {
+        let id: i64 = row.try_get("id")?;
+        let stock = Stock::new(row.try_get("stock")?)
+            .map_err(|e| corrupt(format!("product {id}: stock: {e}")))?;
+        let price = Money::from_cents(row.try_get("price_cents")?)
+            .map_err(|e| corrupt(format!("product {id}: price: {e}")))?;
+        products.insert(id, StockedProduct { stock, price });
+    }
+    Ok(products)
+}
+
+/// Applies `change` to order `id` on `client` (a pooled connection when the change restocks
+/// nothing, else a transaction: the change's own, or a webhook event's): compare-and-set on
+/// the status with its history row, then the restock core decided with a ledger row per line.
 ///
 /// A no-op transition writes nothing and only checks the status. When the CAS matches no row the
 /// order is read again to tell "no such order" from "its status moved on".
@@ -288,11 +434,14 @@ pub(crate) async fn change_status_on<C: GenericClient>(
     }
     let (from, to) = (t.from().as_str(), t.to().as_str());
     let (source, event_id) = (change.source().kind(), change.source().event_id());
-    let restock = change.restock().map(MovementKind::as_str);
     let stmt = client.prepare_cached(CAS_SQL).await?;
-    let params: [&(dyn ToSql + Sync); 7] = [&id, &from, &to, &at, &source, &event_id, &restock];
+    let params: [&(dyn ToSql + Sync); 6] = [&id, &from, &to, &at, &source, &event_id];
     if let Some(row) = client.query_opt(&stmt, &params).await? {
-        return rows::order(&row);
+        let order = rows::order(&row)?;
+        if let Some(kind) = change.restock() {
+            restock(client, &order, kind, at).await?;
+        }
+        return Ok(order);
     }
     let stmt = client.prepare_cached(STATUS_SQL).await?;
     let Some(row) = client.query_opt(&stmt, &[&id]).await? else {
@@ -303,4 +452,39 @@ pub(crate) async fn change_status_on<C: GenericClient>(
     // Statuses only move forward, so a refused CAS cannot find the order back in `from`; were it
     // so, the caller re-plans on StatusConflict like after any lost race.
     Err(change.conflict(id, current).into())
+}
+
+/// Returns every line of `order` (whose row the caller's CAS holds) to stock, on `client`, which
+/// must be a transaction: locks the products in id order, has core bound each new stock
+/// ([`Error::StockAboveMaximum`] rolls the change back), then writes them with a ledger row per
+/// line ([`RESTOCK_SQL`]).
+async fn restock<C: GenericClient>(
+    client: &C,
+    order: &Order,
+    kind: MovementKind,
+    at: OffsetDateTime,
+) -> OpResult<()> {
+    let mut ids: Vec<i64> = order.lines.iter().map(|l| l.product_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut products = lock_products(client, &ids).await?;
+    for line in &order.lines {
+        let product_id = line.product_id;
+        // The foreign key makes a missing product impossible; the rollback undoes the change.
+        let p = products
+            .get_mut(&product_id)
+            .ok_or(Error::ProductNotFound { id: product_id })?;
+        p.stock = p
+            .stock
+            .apply(StockDelta::returning(line.quantity))
+            .map_err(|_| Error::StockAboveMaximum { product_id })?;
+    }
+    let line_products: Vec<i64> = order.lines.iter().map(|l| l.product_id).collect();
+    let quantities: Vec<i64> = order.lines.iter().map(|l| l.quantity.get()).collect();
+    let kind = kind.as_str();
+    let stmt = client.prepare_cached(RESTOCK_SQL).await?;
+    client
+        .execute(&stmt, &[&line_products, &quantities, &at, &kind, &order.id])
+        .await?;
+    Ok(())
 }

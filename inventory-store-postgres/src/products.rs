@@ -105,11 +105,11 @@ const LOCK_FOR_DELETE_SQL: &str = "SELECT version FROM products WHERE id = $1 FO
 /// key, whose check reads the newest data: SQLSTATE 23503, also mapped to `ProductHasOrders`.
 const DELETE_SQL: &str = "\
     WITH target AS (\
-        SELECT EXISTS (SELECT 1 FROM orders WHERE product_id = $1) AS has_orders \
+        SELECT EXISTS (SELECT 1 FROM order_lines WHERE product_id = $1) AS has_orders \
         FROM products WHERE id = $1), \
     gone AS (\
         DELETE FROM products WHERE id = $1 \
-        AND NOT EXISTS (SELECT 1 FROM orders WHERE product_id = $1) RETURNING id) \
+        AND NOT EXISTS (SELECT 1 FROM order_lines WHERE product_id = $1) RETURNING id) \
     SELECT (SELECT has_orders FROM target) AS has_orders, \
            EXISTS (SELECT 1 FROM gone) AS deleted";
 

@@ -4,8 +4,8 @@
 use std::fmt::Display;
 
 use inventory_core::{
-    ChangeSource, Money, MovementKind, Order, OrderEvent, OrderStatus, Product, ProductName,
-    Quantity, Sku, Stock, StockDelta, StockMovement, UnknownStatus, Version,
+    Amount, ChangeSource, Money, MovementKind, Order, OrderEvent, OrderLine, OrderStatus, Product,
+    ProductName, Quantity, Sku, Stock, StockDelta, StockMovement, UnknownStatus, Version,
 };
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
@@ -20,11 +20,26 @@ macro_rules! product_columns {
     };
 }
 
-/// The order columns every order query returns, in this order. `total_cents` is not read back:
-/// the total is core's rule ([`Money::times`]), and the column's CHECK keeps it equal.
+/// The order columns every order query returns, in this order.
 macro_rules! order_columns {
     () => {
-        "id, product_id, quantity, status, unit_price_cents, created_at, updated_at, version"
+        "id, status, total_cents, created_at, updated_at, version"
+    };
+}
+
+/// The lines of the order aliased `$order`, as three arrays in line order (`line_products`,
+/// `line_quantities`, `line_prices`): `FROM orders o` then `order_lines_of!("o")`, so that a
+/// row holds its order whole and a listing is one round trip.
+macro_rules! order_lines_of {
+    ($order:literal) => {
+        concat!(
+            " CROSS JOIN LATERAL (SELECT array_agg(product_id ORDER BY line) AS line_products, \
+                 array_agg(quantity ORDER BY line) AS line_quantities, \
+                 array_agg(unit_price_cents ORDER BY line) AS line_prices \
+             FROM order_lines WHERE order_id = ",
+            $order,
+            ".id) lines "
+        )
     };
 }
 
@@ -42,10 +57,13 @@ macro_rules! event_columns {
     };
 }
 
-pub(crate) use {event_columns, movement_columns, order_columns, product_columns};
+pub(crate) use {event_columns, movement_columns, order_columns, order_lines_of, product_columns};
 
 /// The order columns, for SQL built at run time.
 pub(crate) const ORDER_COLUMNS: &str = order_columns!();
+
+/// The lines of the orders aliased `o`, for SQL built at run time.
+pub(crate) const ORDER_LINES: &str = order_lines_of!("o");
 
 fn get<'a, T: FromSql<'a>>(row: &'a Row, column: &str) -> OpResult<T> {
     row.try_get(column)
@@ -66,20 +84,36 @@ pub(crate) fn product(row: &Row) -> OpResult<Product> {
     })
 }
 
-/// An order from a row holding [`order_columns!`].
+/// An order from a row holding [`order_columns!`] and [`order_lines_of!`].
 pub(crate) fn order(row: &Row) -> OpResult<Order> {
     let id: i64 = get(row, "id")?;
     let bad = |what: &str, why: &dyn Display| corrupt(format!("order {id}: {what}: {why}"));
-    let quantity = Quantity::new(get(row, "quantity")?).map_err(|e| bad("quantity", &e))?;
-    let unit_price = Money::from_cents(get(row, "unit_price_cents")?)
-        .map_err(|e| bad("unit_price_cents", &e))?;
+    let products: Option<Vec<i64>> = get(row, "line_products")?;
+    let quantities: Option<Vec<i64>> = get(row, "line_quantities")?;
+    let prices: Option<Vec<i64>> = get(row, "line_prices")?;
+    let (products, quantities, prices) = (
+        products.unwrap_or_default(),
+        quantities.unwrap_or_default(),
+        prices.unwrap_or_default(),
+    );
+    if products.is_empty() || products.len() != quantities.len() || products.len() != prices.len() {
+        return Err(bad("lines", &products.len()));
+    }
+    let mut lines = Vec::with_capacity(products.len());
+    for ((product_id, quantity), price) in products.into_iter().zip(quantities).zip(prices) {
+        let quantity = Quantity::new(quantity).map_err(|e| bad("quantity", &e))?;
+        let price = Money::from_cents(price).map_err(|e| bad("unit_price_cents", &e))?;
+        lines.push(OrderLine::new(product_id, quantity, price));
+    }
+    let total = Amount::from_cents(get(row, "total_cents")?).map_err(|e| bad("total", &e))?;
+    if lines.iter().map(|l| l.total.cents()).sum::<i64>() != total.cents() {
+        return Err(bad("total", &total));
+    }
     Ok(Order {
         id,
-        product_id: get(row, "product_id")?,
-        quantity,
         status: status(get(row, "status")?).map_err(|e| bad("status", &e))?,
-        unit_price,
-        total: unit_price.times(quantity),
+        lines,
+        total,
         // The driver reads TIMESTAMPTZ as UTC, so values compare equal to what was written.
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,

@@ -93,19 +93,42 @@ fn open_writer_inner(target: &Target, options: &SqliteOptions) -> Result<Connect
             )));
         }
     }
-    conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", options.synchronous.pragma_value())?;
     // Grouped: every pending migration *and* its line in the history commit in one
     // transaction. Ungrouped, refinery commits a migration's SQL and its history line in two
     // transactions, and a crash between them would leave a schema that the next start tries to
-    // create again, and cannot.
+    // create again, and cannot. Foreign keys off meanwhile (the pragma is a no-op inside a
+    // transaction, so it is set here): a migration may rebuild a table others refer to, the
+    // way SQLite documents; every reference is checked once they have run.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
     embedded::migrations::runner()
         .set_grouped(true)
         .run(&mut conn)
         .map_err(SqliteError::Migration)?;
+    check_foreign_keys(&conn)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
     keep_plans(&conn)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// Refuses a database in which a row refers to a row that does not exist (after migrations ran
+/// with foreign keys off).
+fn check_foreign_keys(conn: &Connection) -> Result<(), SqliteError> {
+    let broken: Option<(String, Option<i64>, String)> = conn
+        .query_row("PRAGMA foreign_key_check", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    match broken {
+        None => Ok(()),
+        Some((table, rowid, parent)) => Err(SqliteError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+            Some(format!(
+                "after migrating: row {rowid:?} of {table} refers to a missing row of {parent}"
+            )),
+        ))),
+    }
 }
 
 /// Keeps a cached statement's plan across new bindings. Without the query planner stability
@@ -280,22 +303,27 @@ mod tests {
         .expect("open");
         conn.execute_batch(
             "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at)
-             VALUES ('P', 'Product', 100, 1, 0, 0);",
+             VALUES ('P', 'Product', 100, 1, 0, 0);
+             INSERT INTO orders (status, total_cents, created_at, updated_at)
+             VALUES ('PENDING', 100, 0, 0);
+             INSERT INTO order_lines VALUES (1, 0, 1, 1, 100, 100);",
         )
-        .expect("a valid product");
+        .expect("a valid product and order");
         let refused = [
             "UPDATE products SET stock = -1",
             "UPDATE products SET price_cents = 0",
             "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at)
              VALUES ('P', 'Again', 100, 1, 0, 0)",
-            "INSERT INTO orders (product_id, quantity, status, unit_price_cents, total_cents,
-                                 created_at, updated_at) VALUES (99, 1, 'PENDING', 1, 1, 0, 0)",
-            "INSERT INTO orders (product_id, quantity, status, unit_price_cents, total_cents,
-                                 created_at, updated_at) VALUES (1, 0, 'PENDING', 1, 0, 0, 0)",
-            "INSERT INTO orders (product_id, quantity, status, unit_price_cents, total_cents,
-                                 created_at, updated_at) VALUES (1, 1, 'LOST', 1, 1, 0, 0)",
-            "INSERT INTO orders (product_id, quantity, status, unit_price_cents, total_cents,
-                                 created_at, updated_at) VALUES (1, 2, 'PENDING', 5, 7, 0, 0)",
+            "INSERT INTO orders (status, total_cents, created_at, updated_at)
+             VALUES ('LOST', 1, 0, 0)",
+            "INSERT INTO orders (status, total_cents, created_at, updated_at)
+             VALUES ('PENDING', 0, 0, 0)",
+            "INSERT INTO order_lines VALUES (9, 0, 1, 1, 100, 100)",
+            "INSERT INTO order_lines VALUES (1, 0, 99, 1, 100, 100)",
+            "INSERT INTO order_lines VALUES (1, 0, 1, 0, 100, 0)",
+            "INSERT INTO order_lines VALUES (1, 0, 1, 2, 5, 7)",
+            "INSERT INTO order_lines VALUES (1, 100, 1, 1, 100, 100)",
+            "INSERT INTO order_lines VALUES (1, 0, 1, 1, 100, 100)",
             "UPDATE products SET stock = 'many'",
         ];
         for sql in refused {
@@ -306,11 +334,6 @@ mod tests {
                 "{sql}: {e}"
             );
         }
-        conn.execute_batch(
-            "INSERT INTO orders (product_id, quantity, status, unit_price_cents, total_cents,
-                                 created_at, updated_at) VALUES (1, 1, 'PENDING', 100, 100, 0, 0)",
-        )
-        .expect("a valid order");
         let e = conn
             .execute_batch("DELETE FROM products")
             .expect_err("product has orders");
@@ -328,8 +351,9 @@ mod tests {
         conn.execute_batch(
             "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at)
              VALUES ('P', 'Product', 100, 1, 0, 0), ('Q', 'Other', 100, 1, 0, 0);
-             INSERT INTO orders (product_id, quantity, status, unit_price_cents, total_cents,
-                                 created_at, updated_at) VALUES (1, 1, 'PENDING', 100, 100, 0, 0);
+             INSERT INTO orders (status, total_cents, created_at, updated_at)
+             VALUES ('PENDING', 100, 0, 0);
+             INSERT INTO order_lines VALUES (1, 0, 1, 1, 100, 100);
              INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at)
              VALUES (2, 1, 'initial', 'initial', NULL, 0), (1, -1, 'order_placed', 'x', 1, 0);
              INSERT INTO order_events (order_id, from_status, to_status, source, event_id,

@@ -6,7 +6,7 @@ use inventory_core::idempotency::{IdempotencyKey, Idempotent, restore, snapshot}
 use inventory_core::store::{EventEffect, EventRecord};
 use inventory_core::webhook::EventId;
 use inventory_core::{
-    Adjustments, BatchOutcome, NewOrder, NewProduct, Order, OrderEvent, OrderFilter, Page,
+    Adjustments, BatchOutcome, Cart, NewProduct, Order, OrderEvent, OrderFilter, Page,
     Precondition, Product, ProductBatch, ProductPatch, Result, StatusChange, StockMovement, Store,
 };
 use rusqlite::Connection;
@@ -97,7 +97,7 @@ impl Store for SqliteStore {
 
     async fn place_order(
         &self,
-        order: NewOrder,
+        order: Cart,
         at: OffsetDateTime,
         key: Option<&IdempotencyKey>,
     ) -> Result<Idempotent<Order>> {

@@ -121,7 +121,7 @@ fn acknowledged_orders_survive_sigkill() {
                 .await
                 .expect("an acknowledged order is there");
             assert_eq!(
-                (order.product_id, order.quantity.get()),
+                (order.lines[0].product_id, order.lines[0].quantity.get()),
                 (product_id, quantity)
             );
         }

@@ -6,7 +6,7 @@ use std::path::Path;
 use inventory_core::clock::to_micros;
 use inventory_core::idempotency::Idempotent;
 use inventory_core::testing::{StoreExt, new_order, new_product};
-use inventory_core::{Error, NewOrder, Order, OrderFilter, OrderStatus, Page, Store};
+use inventory_core::{Cart, Error, Order, OrderFilter, OrderStatus, Page, Store};
 use inventory_store_sqlite::{SqliteError, SqliteOptions, SqliteStore, latest_schema_version};
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -205,7 +205,7 @@ async fn reopening_keeps_data_and_migrates_nothing_twice() {
 }
 
 /// Places an order at `at`, without an idempotency key.
-async fn order_at(store: &SqliteStore, order: NewOrder, at: time::OffsetDateTime) -> Order {
+async fn order_at(store: &SqliteStore, order: Cart, at: time::OffsetDateTime) -> Order {
     match store.place_order(order, at, None).await.expect("order") {
         Idempotent::Created(o) => o,
         Idempotent::Replayed(_) => panic!("replayed without a key"),

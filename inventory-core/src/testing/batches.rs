@@ -269,6 +269,7 @@ pub async fn adjustment_lists_apply_all_or_none<S: Store + Clone>(store: S) {
             product_id,
             requested,
             available,
+            ..
         }) => {
             assert_eq!(product_id, p.id);
             assert_eq!(

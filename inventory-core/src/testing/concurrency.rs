@@ -33,7 +33,9 @@ pub async fn assert_invariant<S: Store>(store: &S, product_id: i64, base: i64) {
         held += orders
             .iter()
             .filter(|o| o.status.holds_stock())
-            .map(|o| o.quantity.get())
+            .flat_map(|o| &o.lines)
+            .filter(|l| l.product_id == product_id)
+            .map(|l| l.quantity.get())
             .sum::<i64>();
     }
     assert!(stock >= 0, "negative stock {stock}");

@@ -154,6 +154,7 @@ pub async fn refusals_are_the_same_typed_errors<S: Store + Clone>(store: S) {
             product_id,
             requested,
             available,
+            ..
         }) => assert_eq!((product_id, requested.get(), available.get()), (p.id, 6, 5)),
         other => panic!("short order: {other:?}"),
     }
@@ -165,6 +166,7 @@ pub async fn refusals_are_the_same_typed_errors<S: Store + Clone>(store: S) {
             product_id,
             requested,
             available,
+            ..
         }) => assert_eq!((product_id, requested.get(), available.get()), (p.id, 7, 5)),
         other => panic!("short adjustment: {other:?}"),
     }

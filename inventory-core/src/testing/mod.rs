@@ -12,10 +12,11 @@
 //!
 //! `fresh_store` returns a new, empty store and a guard that is dropped when the test ends (a
 //! temporary directory, a database to drop). The macro expands to one `#[tokio::test]` per case
-//! of [`conformance`], [`batches`], [`decisions`], [`filters`], [`versions`] and [`concurrency`], and to the property tests of [`model`]; the test crate
+//! of [`conformance`], [`batches`], [`carts`], [`decisions`], [`filters`], [`versions`] and [`concurrency`], and to the property tests of [`model`]; the test crate
 //! needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
 
 pub mod batches;
+pub mod carts;
 pub mod concurrency;
 pub mod conformance;
 pub mod decisions;
@@ -30,7 +31,8 @@ use time::OffsetDateTime;
 use crate::idempotency::Idempotent;
 use crate::webhook::HeaderLookup;
 use crate::{
-    Error, Money, NewOrder, NewProduct, Order, Product, ProductName, Quantity, Sku, Stock, Store,
+    Cart, CartLine, Error, Money, NewOrder, NewProduct, Order, Product, ProductName, Quantity, Sku,
+    Stock, Store,
 };
 
 /// The headers of the hex scheme, for the suite's webhook calls.
@@ -70,12 +72,27 @@ pub fn new_product(sku: &str, price_cents: i64, stock: i64) -> NewProduct {
     )
 }
 
-/// An order for `quantity` units of `product_id`.
-pub fn new_order(product_id: i64, quantity: i64) -> NewOrder {
+/// A one-line order for `quantity` units of `product_id`.
+pub fn new_order(product_id: i64, quantity: i64) -> Cart {
     NewOrder::new(
         product_id,
         Quantity::new(quantity).expect("valid test quantity"),
     )
+    .into()
+}
+
+/// The only line of a one-line order.
+pub fn only_line(order: &Order) -> crate::OrderLine {
+    *order.single_line().expect("a one-line order")
+}
+
+/// A cart of `(product_id, quantity)` lines.
+pub fn cart(lines: &[(i64, i64)]) -> Cart {
+    let lines = lines
+        .iter()
+        .map(|&(p, q)| CartLine::new(p, Quantity::new(q).expect("valid test quantity")))
+        .collect();
+    Cart::new(lines).expect("a valid test cart")
 }
 
 /// A valid adjustment, as a list of one. Panics on invalid arguments (test helper).
@@ -123,8 +140,8 @@ pub trait StoreExt: Store {
     }
 
     /// Places an order without an idempotency key.
-    async fn order(&self, order: NewOrder) -> Result<Order, Error> {
-        match self.place_order(order, t0(), None).await? {
+    async fn order(&self, order: impl Into<Cart> + Send) -> Result<Order, Error> {
+        match self.place_order(order.into(), t0(), None).await? {
             Idempotent::Created(o) => Ok(o),
             Idempotent::Replayed(_) => panic!("an order without a key was replayed"),
         }
@@ -178,6 +195,12 @@ macro_rules! store_conformance_tests {
             concurrent_batches_over_the_same_skus,
             adjustment_lists_apply_all_or_none,
             skus_are_freed_by_rename_and_delete,
+        );
+        $crate::__store_case_tests!($fresh; carts;
+            a_cart_takes_every_line_at_its_price,
+            a_short_cart_takes_nothing_and_names_every_short_line,
+            cancelling_a_cart_returns_every_line,
+            overlapping_carts_never_oversell,
         );
         $crate::__store_case_tests!($fresh; filters;
             list_orders_filters_by_creation_time,

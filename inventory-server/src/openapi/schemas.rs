@@ -5,7 +5,7 @@
 use inventory_core::idempotency::IdempotencyKey;
 use inventory_core::webhook::{MAX_EVENT_ID_LEN, PAYMENT_SUCCEEDED, PaymentEvent};
 use inventory_core::{
-    Adjustments, MAX_CENTS, MAX_STOCK, ProductBatch, ProductName, Quantity, Reason, Sku,
+    Adjustments, Cart, MAX_CENTS, MAX_STOCK, ProductBatch, ProductName, Quantity, Reason, Sku,
 };
 use serde_json::{Value, json};
 
@@ -160,11 +160,26 @@ fn request_bodies() -> Vec<(&'static str, Value)> {
         (
             "OrderCreate",
             json!({
-                "description": "An order to place. Unknown fields are refused.",
+                "description": format!("An order to place: a cart of 1 to {max} `lines` (lines of one product are merged, their quantities summed; the merged quantity must stay within bounds), or the seed's one-line form `{{\"product_id\", \"quantity\"}}`. All lines or none: if any line is short, nothing is taken and the 409 lists every short line. Unknown fields are refused.", max = Cart::MAX_LINES),
                 "type": "object", "additionalProperties": false,
-                "required": ["product_id", "quantity"],
-                "properties": {"product_id": int(1, i64::MAX), "quantity": int(1, Quantity::MAX)},
-                "example": {"product_id": 1, "quantity": 3},
+                "properties": {
+                    "product_id": int(1, i64::MAX),
+                    "quantity": int(1, Quantity::MAX),
+                    "lines": {
+                        "type": "array", "minItems": 1, "maxItems": Cart::MAX_LINES,
+                        "items": {
+                            "type": "object", "additionalProperties": false,
+                            "required": ["product_id", "quantity"],
+                            "properties": {"product_id": int(1, i64::MAX), "quantity": int(1, Quantity::MAX)},
+                        },
+                    },
+                },
+                // Either form, never both: `lines` alone, or `product_id` with `quantity`.
+                "oneOf": [
+                    {"required": ["product_id", "quantity"], "not": {"required": ["lines"]}},
+                    {"required": ["lines"], "not": {"anyOf": [{"required": ["product_id"]}, {"required": ["quantity"]}]}},
+                ],
+                "example": {"lines": [{"product_id": 1, "quantity": 2}, {"product_id": 2, "quantity": 1}]},
             }),
         ),
         (
@@ -313,14 +328,25 @@ fn error_bodies() -> Vec<(&'static str, Value)> {
                 json!({"product_id": id.clone(), "expected": id.clone(), "current": id.clone()}),
             ),
         ),
-        (
-            "InsufficientStock",
-            detail_object(
-                "Too little stock; what is available now.",
+        ("InsufficientStock", {
+            let mut body = detail_object(
+                "Too little stock; what is available now. For an order, the fields name its first short line; an order of several lines also lists every short line in `lines` (nothing was taken).",
                 error::INSUFFICIENT_STOCK,
                 json!({"requested": id.clone(), "available": id.clone(), "product_id": id.clone()}),
-            ),
-        ),
+            );
+            body["properties"]["detail"]["properties"]["lines"] = json!({
+                "type": "array", "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["line", "product_id", "requested", "available"],
+                    "properties": {
+                        "line": {"description": "The line's index in the cart, after merging.", "type": "integer", "minimum": 0},
+                        "product_id": id.clone(), "requested": id.clone(), "available": id.clone(),
+                    },
+                },
+            });
+            body
+        }),
         (
             "EventReplayed",
             detail_object(

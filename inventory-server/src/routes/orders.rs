@@ -3,7 +3,7 @@
 use inventory_core::idempotency::Idempotent;
 use inventory_core::time::OffsetDateTime;
 use inventory_core::time::format_description::well_known::Rfc3339;
-use inventory_core::{Error, NewOrder, OrderFilter, OrderStatus, status_update_from_json};
+use inventory_core::{Cart, Error, OrderFilter, OrderStatus, status_update_from_json};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -74,7 +74,7 @@ fn parse_instant(text: &str) -> Result<OffsetDateTime, &'static str> {
 }
 
 pub(super) async fn create(state: &AppState, req: &Request) -> Result<Response, ApiError> {
-    let order = NewOrder::from_json(&req.json()?)?;
+    let order = Cart::from_json(&req.json()?)?;
     let inv = &state.inventory;
     let result = match req.idempotency_key(inv, "POST /orders")? {
         Some(key) => inv.place_order_idempotent(order, &key).await,

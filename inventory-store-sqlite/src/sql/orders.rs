@@ -1,33 +1,32 @@
-//! Orders: placing them (the take and the read of the stock in one statement, core deciding),
-//! applying core's status changes, and expiring unpaid ones; each with its ledger and history
-//! rows.
+//! Orders: placing a cart (each product's take and the read of its stock in one statement, core
+//! deciding), applying core's status changes, and expiring unpaid ones; each with its lines,
+//! ledger and history rows.
 
+use std::collections::BTreeMap;
 use std::fmt::Display;
 
 use inventory_core::{
-    Amount, ChangeSource, Error, Money, MovementKind, NewOrder, Order, OrderFilter, OrderStatus,
-    Page, Quantity, Result, StatusChange, Stock, StockDelta, UnknownStatus, Version,
+    Amount, Cart, ChangeSource, Error, Money, MovementKind, Order, OrderFilter, OrderLine,
+    OrderStatus, Page, Quantity, Result, StatusChange, Stock, StockDelta, StockedProduct,
+    UnknownStatus, Version,
 };
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
-use super::{from_db_time, history, ledger, page_params, products, to_db_time};
+use super::{from_db_time, history, ledger, page_params, to_db_time};
 use crate::error::{DbResult, corrupt};
 
 /// The columns [`OrderRow::read`] expects, in order; a macro so statements are `concat!`ed at
 /// compile time.
 macro_rules! columns {
     () => {
-        "id, product_id, quantity, status, unit_price_cents, total_cents, created_at, updated_at, version"
+        "id, status, total_cents, created_at, updated_at, version"
     };
 }
 
 /// An order row as stored, before the domain types check it.
 struct OrderRow {
     id: i64,
-    product_id: i64,
-    quantity: i64,
     status: String,
-    unit_price_cents: i64,
     total_cents: i64,
     created_at: i64,
     updated_at: i64,
@@ -38,28 +37,32 @@ impl OrderRow {
     fn read(r: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(OrderRow {
             id: r.get(0)?,
-            product_id: r.get(1)?,
-            quantity: r.get(2)?,
-            status: r.get(3)?,
-            unit_price_cents: r.get(4)?,
-            total_cents: r.get(5)?,
-            created_at: r.get(6)?,
-            updated_at: r.get(7)?,
-            version: r.get(8)?,
+            status: r.get(1)?,
+            total_cents: r.get(2)?,
+            created_at: r.get(3)?,
+            updated_at: r.get(4)?,
+            version: r.get(5)?,
         })
     }
 
-    fn into_order(self) -> Result<Order> {
+    /// The order, with its lines read from `conn`.
+    fn into_order(self, conn: &Connection) -> Result<Order> {
         let id = self.id;
         let bad = |what: &str, e: &dyn Display| corrupt(format!("order {id}: {what}: {e}"));
+        let lines = lines_of(conn, id)?;
+        let total = Amount::from_cents(self.total_cents).map_err(|e| bad("total", &e))?;
+        let sum: i64 = lines.iter().map(|l| l.total.cents()).sum();
+        if lines.is_empty() || sum != total.cents() {
+            return Err(bad(
+                "lines",
+                &format!("{} lines summing to {sum}", lines.len()),
+            ));
+        }
         Ok(Order {
             id,
-            product_id: self.product_id,
-            quantity: Quantity::new(self.quantity).map_err(|e| bad("quantity", &e))?,
             status: parse_status(id, &self.status)?,
-            unit_price: Money::from_cents(self.unit_price_cents)
-                .map_err(|e| bad("unit price", &e))?,
-            total: Amount::from_cents(self.total_cents).map_err(|e| bad("total", &e))?,
+            lines,
+            total,
             created_at: from_db_time(self.created_at)?,
             updated_at: from_db_time(self.updated_at)?,
             version: Version::new(self.version).map_err(|e| bad("version", &e))?,
@@ -67,86 +70,154 @@ impl OrderRow {
     }
 }
 
+/// An order's lines, in line order.
+fn lines_of(conn: &Connection, order_id: i64) -> Result<Vec<OrderLine>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT line, product_id, quantity, unit_price_cents, total_cents FROM order_lines
+             WHERE order_id = ?1 ORDER BY line",
+        )
+        .db()?;
+    let rows = stmt
+        .query_map([order_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
+        .db()?;
+    let mut lines = Vec::new();
+    for row in rows {
+        let (line, product_id, quantity, price, total) = row.db()?;
+        let bad = |what: &str, e: &dyn Display| {
+            corrupt(format!("order {order_id} line {line}: {what}: {e}"))
+        };
+        if line != lines.len() as i64 {
+            return Err(bad("index", &"lines are not numbered from 0"));
+        }
+        let quantity = Quantity::new(quantity).map_err(|e| bad("quantity", &e))?;
+        let unit_price = Money::from_cents(price).map_err(|e| bad("unit price", &e))?;
+        let l = OrderLine::new(product_id, quantity, unit_price);
+        if l.total.cents() != total {
+            return Err(bad("total", &total));
+        }
+        lines.push(l);
+    }
+    Ok(lines)
+}
+
 pub(super) fn parse_status(order_id: i64, s: &str) -> Result<OrderStatus> {
     s.parse()
         .map_err(|e: UnknownStatus| corrupt(format!("order {order_id}: status {s:?}: {e}")))
 }
 
-/// Takes the stock as core's [`NewOrder::take_from`] decides, and inserts the order, its
-/// `order_placed` ledger row and its first history row.
-pub(crate) fn place_order(conn: &Connection, order: &NewOrder, at: i64) -> Result<Order> {
-    let (product_id, quantity) = (order.product_id(), order.quantity());
-    // One statement takes the units and reads what was there (the hot path has no separate
-    // read). Core then decides on that stock; a refusal returns an error, and the savepoint
-    // undoes the take. OR IGNORE: when the take would break the schema's CHECK (stock >= 0),
-    // the row is left alone and nothing is returned; core is then asked about the stock as it
-    // is, below.
-    let taken: Option<(i64, i64, i64)> = conn
-        .prepare_cached(
-            "UPDATE OR IGNORE products SET stock = stock - ?1, updated_at = ?2, version = version + 1 WHERE id = ?3
-             RETURNING stock + ?1, stock, price_cents",
-        )
-        .db()?
-        .query_row(params![quantity.get(), at, product_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()
-        .db()?;
-    let Some((before, after, price_cents)) = taken else {
-        // Nothing taken: the product is missing (not found), or core says why it cannot serve.
-        let available = products::stock_of(conn, product_id)?;
-        order.take_from(available)?;
-        return Err(Error::backend(format!(
-            "product {product_id}: the database refused to take {quantity} of {available}, \
-             which core allows"
-        )));
-    };
-    let before = Stock::new(before)
-        .map_err(|e| corrupt(format!("product {product_id}: stock {before}: {e}")))?;
-    let left = order.take_from(before)?;
-    if left != after {
-        return Err(Error::backend(format!(
-            "product {product_id}: taking {quantity} of {before} left {after}, core says {left}"
-        )));
+/// Takes the cart's units as core's [`Cart::place`] decides, and inserts the order, its lines,
+/// one `order_placed` ledger row per line and its first history row.
+pub(crate) fn place_order(conn: &Connection, cart: &Cart, at: i64) -> Result<Order> {
+    // Each product's units, all its lines together.
+    let mut wanted: BTreeMap<i64, i64> = BTreeMap::new();
+    for line in cart.lines() {
+        *wanted.entry(line.product_id()).or_default() += line.quantity().get();
     }
-    let unit_price = Money::from_cents(price_cents)
-        .map_err(|e| corrupt(format!("product {product_id}: price: {e}")))?;
-    let total = unit_price.times(quantity);
+    // One statement per product takes the units and reads what was there and the price (the
+    // hot path has no separate read). Core then decides on those stocks; a refusal returns an
+    // error, and the savepoint undoes the takes. OR IGNORE: when a take would break the
+    // schema's CHECK (stock >= 0), the row is left alone and nothing is returned; the stock is
+    // then read as it is, for core to say why. One writer: no lock order to keep, but the
+    // products are taken in core's all the same.
+    let mut products = BTreeMap::new();
+    let mut after: BTreeMap<i64, Option<i64>> = BTreeMap::new();
+    for id in cart.lock_order() {
+        let quantity = wanted.get(&id).copied().unwrap_or(0);
+        let taken: Option<(i64, i64, i64)> = conn
+            .prepare_cached(
+                "UPDATE OR IGNORE products SET stock = stock - ?1, updated_at = ?2, version = version + 1 WHERE id = ?3
+                 RETURNING stock + ?1, stock, price_cents",
+            )
+            .db()?
+            .query_row(params![quantity, at, id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .db()?;
+        let read = match taken {
+            Some((before, left, price)) => {
+                after.insert(id, Some(left));
+                Some((before, price))
+            }
+            None => {
+                after.insert(id, None);
+                conn.prepare_cached("SELECT stock, price_cents FROM products WHERE id = ?1")
+                    .db()?
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .db()?
+            }
+        };
+        if let Some((stock, price)) = read {
+            products.insert(id, stocked(id, stock, price)?);
+        }
+    }
+    let placement = cart.place(&products)?;
+    // What core leaves of each product (its last line's figure) is what the takes left.
+    let left: BTreeMap<i64, Stock> = placement
+        .lines()
+        .iter()
+        .map(|l| (l.line.product_id, l.stock_left))
+        .collect();
+    for (id, core) in left {
+        let db = after.get(&id).copied().flatten();
+        if db != Some(core.get()) {
+            return Err(Error::backend(format!(
+                "product {id}: the database left {db:?}, core says {core}"
+            )));
+        }
+    }
     let status = OrderStatus::Pending;
     let id: i64 = conn
         .prepare_cached(
-            "INSERT INTO orders (product_id, quantity, status, unit_price_cents, total_cents,
-                                 created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+            "INSERT INTO orders (status, total_cents, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?3) RETURNING id",
         )
         .db()?
         .query_row(
-            params![
-                product_id,
-                quantity.get(),
-                status.as_str(),
-                price_cents,
-                total.cents(),
-                at
-            ],
+            params![status.as_str(), placement.total().cents(), at],
             |r| r.get(0),
         )
         .db()?;
-    let taken = StockDelta::taking(quantity);
     let kind = MovementKind::OrderPlaced;
-    ledger::record(conn, product_id, taken, kind, None, Some(id), at)?;
+    for (i, l) in placement.lines().iter().enumerate() {
+        conn.prepare_cached(
+            "INSERT INTO order_lines (order_id, line, product_id, quantity, unit_price_cents,
+                                      total_cents)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .db()?
+        .execute(params![
+            id,
+            i as i64,
+            l.line.product_id,
+            l.line.quantity.get(),
+            l.line.unit_price.cents(),
+            l.line.total.cents()
+        ])
+        .db()?;
+        ledger::record(conn, l.line.product_id, l.delta(), kind, None, Some(id), at)?;
+    }
     history::record(conn, id, None, status, &ChangeSource::Api, at)?;
-    let at = from_db_time(at)?;
-    Ok(Order {
-        id,
-        product_id,
-        quantity,
-        status,
-        unit_price,
-        total,
-        created_at: at,
-        updated_at: at,
-        version: Version::FIRST,
+    Ok(placement.into_order(id, from_db_time(at)?))
+}
+
+/// A product's stock and price as read, checked.
+fn stocked(id: i64, stock: i64, price: i64) -> Result<StockedProduct> {
+    Ok(StockedProduct {
+        stock: Stock::new(stock)
+            .map_err(|e| corrupt(format!("product {id}: stock {stock}: {e}")))?,
+        price: Money::from_cents(price)
+            .map_err(|e| corrupt(format!("product {id}: price: {e}")))?,
     })
 }
 
@@ -158,7 +229,7 @@ fn order_by_id(conn: &Connection, id: i64) -> Result<Option<Order>> {
         .query_row([id], OrderRow::read)
         .optional()
         .db()?;
-    row.map(OrderRow::into_order).transpose()
+    row.map(|r| r.into_order(conn)).transpose()
 }
 
 pub(crate) fn get_order(conn: &Connection, id: i64) -> Result<Order> {
@@ -174,8 +245,8 @@ pub(crate) fn list_orders(
     let (sql, values) = query.statement();
     let mut stmt = conn.prepare_cached(&sql).db()?;
     let rows = stmt.query_map(values.as_slice(), OrderRow::read).db()?;
-    rows.map(|r| r.db().and_then(OrderRow::into_order))
-        .collect()
+    let rows: Vec<OrderRow> = rows.collect::<rusqlite::Result<_>>().db()?;
+    rows.into_iter().map(|r| r.into_order(conn)).collect()
 }
 
 /// The values of an order listing, as SQL parameters.
@@ -211,14 +282,23 @@ impl ListQuery {
         let mut sql = String::from(concat!("SELECT ", columns!(), " FROM orders WHERE id > ?1"));
         let conditions: [(&str, Option<&dyn ToSql>); 4] = [
             ("status =", self.status.as_ref().map(|s| s as _)),
-            ("product_id =", self.product_id.as_ref().map(|p| p as _)),
+            (
+                "id IN (SELECT order_id FROM order_lines WHERE product_id =",
+                self.product_id.as_ref().map(|p| p as _),
+            ),
             ("created_at >=", self.created_after.as_ref().map(|t| t as _)),
             ("created_at <", self.created_before.as_ref().map(|t| t as _)),
         ];
         for (predicate, value) in conditions {
             if let Some(value) = value {
                 values.push(value);
-                sql.push_str(&format!(" AND {predicate} ?{}", values.len()));
+                // A sub-select's predicate closes its parenthesis.
+                let close = if predicate.contains("(SELECT") {
+                    ")"
+                } else {
+                    ""
+                };
+                sql.push_str(&format!(" AND {predicate} ?{}{close}", values.len()));
             }
         }
         sql.push_str(" ORDER BY id LIMIT ?2 OFFSET ?3");
@@ -269,28 +349,30 @@ pub(crate) fn change_status(
             Some(s) => change.conflict(id, parse_status(id, &s)?),
         });
     };
-    let order = row.into_order()?;
+    let order = row.into_order(conn)?;
     if let Some(kind) = change.restock() {
-        let product_id = order.product_id;
-        let back = StockDelta::returning(order.quantity);
-        // Returns the units and reads what was there in one statement; core bounds the result,
-        // and a refusal is undone by the savepoint.
-        let before: i64 = conn
-            .prepare_cached(
-                "UPDATE products SET stock = stock + ?1, updated_at = ?2, version = version + 1 WHERE id = ?3
-                 RETURNING stock - ?1",
-            )
-            .db()?
-            .query_row(params![back.get(), at, product_id], |r| r.get(0))
-            .optional()
-            .db()?
-            // The foreign key makes this impossible; the savepoint undoes the status change.
-            .ok_or(Error::ProductNotFound { id: product_id })?;
-        Stock::new(before)
-            .map_err(|e| corrupt(format!("product {product_id}: stock {before}: {e}")))?
-            .apply(back)
-            .map_err(|_| Error::StockAboveMaximum { product_id })?;
-        ledger::record(conn, product_id, back, kind, None, Some(id), at)?;
+        for line in &order.lines {
+            let product_id = line.product_id;
+            let back = StockDelta::returning(line.quantity);
+            // Returns the units and reads what was there in one statement; core bounds the
+            // result, and a refusal is undone by the savepoint.
+            let before: i64 = conn
+                .prepare_cached(
+                    "UPDATE products SET stock = stock + ?1, updated_at = ?2, version = version + 1 WHERE id = ?3
+                     RETURNING stock - ?1",
+                )
+                .db()?
+                .query_row(params![back.get(), at, product_id], |r| r.get(0))
+                .optional()
+                .db()?
+                // The foreign key makes this impossible; the savepoint undoes the status change.
+                .ok_or(Error::ProductNotFound { id: product_id })?;
+            Stock::new(before)
+                .map_err(|e| corrupt(format!("product {product_id}: stock {before}: {e}")))?
+                .apply(back)
+                .map_err(|_| Error::StockAboveMaximum { product_id })?;
+            ledger::record(conn, product_id, back, kind, None, Some(id), at)?;
+        }
     }
     history::record(conn, id, Some(t.from()), t.to(), change.source(), at)?;
     Ok(order)

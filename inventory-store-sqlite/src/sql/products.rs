@@ -259,7 +259,7 @@ pub(crate) fn delete_product(
         precondition.check(id, product.version)?;
     }
     let has_orders: bool = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM orders WHERE product_id = ?1)")
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM order_lines WHERE product_id = ?1)")
         .db()?
         .query_row([id], |r| r.get(0))
         .db()?;

@@ -68,7 +68,10 @@ fn a_failing_command_undoes_only_itself() {
 
     assert_eq!(answer(a).expect("A created").id, 1);
     assert!(matches!(answer(dup), Err(Error::DuplicateSku { .. })));
-    assert_eq!(answer(order).expect("order placed").quantity.get(), 2);
+    assert_eq!(
+        answer(order).expect("order placed").lines[0].quantity.get(),
+        2
+    );
     assert!(matches!(answer(half), Err(Error::DuplicateSku { .. })));
     assert!(matches!(
         answer(short),
@@ -176,9 +179,9 @@ fn a_failed_commit_fails_every_caller_and_keeps_nothing() {
     let orphan = push(&mut batch, |c| {
         c.execute_batch(
             "PRAGMA defer_foreign_keys = ON;
-             INSERT INTO orders (product_id, quantity, status, unit_price_cents, total_cents,
-                                 created_at, updated_at)
-             VALUES (999, 1, 'PENDING', 1, 1, 0, 0);",
+             INSERT INTO orders (status, total_cents, created_at, updated_at)
+             VALUES ('PENDING', 1, 0, 0);
+             INSERT INTO order_lines VALUES (last_insert_rowid(), 0, 999, 1, 1, 1);",
         )
         .map_err(Error::backend)
     });

@@ -1,0 +1,296 @@
+//! Placing a cart: reading a `POST /orders` body, and the decision every store asks inside the
+//! transaction that takes the units: which lines can be served, what each costs, what is left.
+//!
+//! A store reads each of the cart's products (stock and price) under its lock, in
+//! [`Cart::lock_order`], hands them to [`Cart::place`], and writes the [`Placement`] it gets, or
+//! returns the refusal with nothing written.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::allocation::{Cart, CartError, CartLine, Shortage};
+use crate::batch::{list_field, parse_items};
+use crate::error::Error;
+use crate::money::{Amount, Money, MoneyError};
+use crate::order::{NewOrder, Order, OrderLine, id_field, quantity_field};
+use crate::status::OrderStatus;
+use crate::units::{Stock, StockDelta};
+use crate::validation::{BodyReader, FieldError, PathSegment, Problem, ValidationErrors};
+use crate::version::Version;
+
+/// A product as a store read it for a placement: its stock and its price now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockedProduct {
+    /// Units in stock.
+    pub stock: Stock,
+    /// The price each line of it is charged.
+    pub price: Money,
+}
+
+/// One line as placed: the order line, and the product's stock once it is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlacedLine {
+    /// The order line (product, quantity, unit price, total).
+    pub line: OrderLine,
+    /// The product's stock after this line (and every earlier line of the same product).
+    pub stock_left: Stock,
+}
+
+impl PlacedLine {
+    /// The ledger delta of taking this line.
+    pub fn delta(&self) -> StockDelta {
+        StockDelta::taking(self.line.quantity)
+    }
+}
+
+/// What [`Cart::place`] decided: every line served, and the order's total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    lines: Vec<PlacedLine>,
+    total: Amount,
+}
+
+impl Placement {
+    /// The lines, in the cart's order.
+    pub fn lines(&self) -> &[PlacedLine] {
+        &self.lines
+    }
+
+    /// The sum of the lines' totals.
+    pub fn total(&self) -> Amount {
+        self.total
+    }
+
+    /// The order a store inserted from this placement, with the id it assigned: PENDING,
+    /// version 1, created and updated `at`.
+    pub fn into_order(self, id: i64, at: OffsetDateTime) -> Order {
+        Order {
+            id,
+            status: OrderStatus::Pending,
+            lines: self.lines.into_iter().map(|l| l.line).collect(),
+            total: self.total,
+            created_at: at,
+            updated_at: at,
+            version: Version::FIRST,
+        }
+    }
+}
+
+impl From<NewOrder> for Cart {
+    fn from(o: NewOrder) -> Cart {
+        Cart::one(CartLine::new(o.product_id(), o.quantity()))
+    }
+}
+
+impl Cart {
+    /// Reads a `POST /orders` body: `{"lines": [{"product_id": 1, "quantity": 2}, ...]}` (1 to
+    /// [`Cart::MAX_LINES`] lines; lines of the same product are merged, quantities summed), or
+    /// the seed's one-line form `{"product_id": 1, "quantity": 3}`. Every invalid, missing or
+    /// unknown field is reported, lines by index (`lines.2.quantity`).
+    ///
+    /// ```
+    /// use inventory_core::Cart;
+    /// let body = serde_json::json!({"lines": [
+    ///     {"product_id": 1, "quantity": 2},
+    ///     {"product_id": 2, "quantity": 1},
+    ///     {"product_id": 1, "quantity": 3},
+    /// ]});
+    /// let cart = Cart::from_json(&body)?;
+    /// assert_eq!(cart.lines().len(), 2);
+    /// assert_eq!(cart.lines()[0].quantity().get(), 5);
+    ///
+    /// let seed = serde_json::json!({"product_id": 1, "quantity": 3});
+    /// assert_eq!(Cart::from_json(&seed)?.lines().len(), 1);
+    /// # Ok::<_, inventory_core::ValidationErrors>(())
+    /// ```
+    pub fn from_json(body: &Value) -> Result<Cart, ValidationErrors> {
+        if body.get("lines").is_none() {
+            return NewOrder::from_json(body).map(Cart::from);
+        }
+        let list = list_field(body, "lines", Cart::MAX_LINES)?;
+        let lines = parse_items(list, "lines", line_from_json)?;
+        Cart::new(lines).map_err(|e| match e {
+            CartError::MergedQuantity { line, source } => {
+                ValidationErrors::single(FieldError::new(
+                    vec![
+                        PathSegment::Field("lines".to_owned()),
+                        PathSegment::Index(line),
+                        PathSegment::Field("quantity".to_owned()),
+                    ],
+                    Problem::Range(source),
+                ))
+            }
+            // `list_field` has checked the length.
+            CartError::Lines { .. } => crate::validation::internal_inconsistency(),
+        })
+    }
+
+    /// Decides the placement from `products` (each of the cart's products, read under its
+    /// lock): every line priced at its product's price and taken from its stock in line order,
+    /// so two lines of one product draw on the same units; or, with nothing to write:
+    ///
+    /// - [`Error::LocationNotFound`] for a line naming a location (stock is not kept per
+    ///   location yet, so no location exists);
+    /// - [`Error::ProductNotFound`] for the first line whose product is not in `products`;
+    /// - [`Error::InsufficientStock`], its fields naming the first short line and, for a cart
+    ///   of more than one line, `shortages` listing every short line;
+    /// - a validation error on `lines` when the total would exceed [`Amount::MAX_CENTS`].
+    pub fn place(&self, products: &BTreeMap<i64, StockedProduct>) -> Result<Placement, Error> {
+        let mut left: BTreeMap<i64, Stock> = BTreeMap::new();
+        let mut placed = Vec::with_capacity(self.lines().len());
+        let mut short = Vec::new();
+        let mut total = 0i64;
+        for (i, line) in self.lines().iter().enumerate() {
+            if let Some(id) = line.location_id() {
+                return Err(Error::LocationNotFound { id });
+            }
+            let id = line.product_id();
+            let p = products.get(&id).ok_or(Error::ProductNotFound { id })?;
+            let stock = left.entry(id).or_insert(p.stock);
+            let taken = StockDelta::taking(line.quantity());
+            match stock.apply(taken) {
+                Ok(after) => {
+                    *stock = after;
+                    let line = OrderLine::new(id, line.quantity(), p.price);
+                    total = total.saturating_add(line.total.cents());
+                    placed.push(PlacedLine {
+                        line,
+                        stock_left: after,
+                    });
+                }
+                Err(_) => short.push(Shortage {
+                    line: i,
+                    product_id: id,
+                    location_id: None,
+                    requested: line.quantity().get(),
+                    available: stock.get(),
+                }),
+            }
+        }
+        if let Some(first) = short.first().copied() {
+            // A one-line order's refusal is the seed's: its fields say it all.
+            if self.lines().len() == 1 {
+                short.clear();
+            }
+            return Err(Error::InsufficientStock {
+                product_id: first.product_id,
+                requested: Stock::new(first.requested).unwrap_or(Stock::ZERO),
+                available: Stock::new(first.available).unwrap_or(Stock::ZERO),
+                shortages: short,
+            });
+        }
+        let total = Amount::from_cents(total).map_err(|e: MoneyError| {
+            Error::Validation(ValidationErrors::single(FieldError::field("lines", e)))
+        })?;
+        Ok(Placement {
+            lines: placed,
+            total,
+        })
+    }
+}
+
+/// One line of a `lines` list.
+fn line_from_json(v: &Value) -> Result<CartLine, ValidationErrors> {
+    let mut r = BodyReader::new(v);
+    let product_id = r.required("product_id", id_field);
+    let quantity = r.required("quantity", quantity_field);
+    r.finish(&["product_id", "quantity"], false)?;
+    match (product_id, quantity) {
+        (Some(p), Some(q)) => Ok(CartLine::new(p, q)),
+        _ => Err(crate::validation::internal_inconsistency()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::Quantity;
+
+    fn stocked(stock: i64, price: &str) -> StockedProduct {
+        StockedProduct {
+            stock: Stock::new(stock).expect("stock"),
+            price: price.parse().expect("price"),
+        }
+    }
+
+    fn cart(lines: &[(i64, i64)]) -> Cart {
+        let lines = lines
+            .iter()
+            .map(|&(p, q)| CartLine::new(p, Quantity::new(q).expect("quantity")))
+            .collect();
+        Cart::new(lines).expect("cart")
+    }
+
+    #[test]
+    fn every_line_is_priced_and_the_total_is_their_sum() {
+        let products = BTreeMap::from([(1, stocked(10, "2.50")), (2, stocked(1, "10"))]);
+        let placement = cart(&[(1, 3), (2, 1)]).place(&products).expect("served");
+        let lines = placement.lines();
+        assert_eq!(lines[0].stock_left.get(), 7);
+        assert_eq!(lines[0].line.total.cents(), 750);
+        assert_eq!(lines[1].stock_left.get(), 0);
+        assert_eq!(placement.total().cents(), 1750);
+    }
+
+    #[test]
+    fn every_short_line_is_listed_and_nothing_is_served() {
+        let products = BTreeMap::from([
+            (1, stocked(1, "1")),
+            (2, stocked(5, "1")),
+            (3, stocked(0, "1")),
+        ]);
+        let err = cart(&[(1, 2), (2, 5), (3, 1)])
+            .place(&products)
+            .unwrap_err();
+        let Error::InsufficientStock {
+            product_id,
+            requested,
+            available,
+            shortages,
+        } = err
+        else {
+            panic!("expected InsufficientStock, got {err:?}");
+        };
+        assert_eq!((product_id, requested.get(), available.get()), (1, 2, 1));
+        let lines: Vec<_> = shortages
+            .iter()
+            .map(|s| (s.line, s.product_id, s.requested, s.available))
+            .collect();
+        assert_eq!(lines, vec![(0, 1, 2, 1), (2, 3, 1, 0)]);
+    }
+
+    #[test]
+    fn an_unknown_product_is_not_found() {
+        let products = BTreeMap::from([(1, stocked(10, "1"))]);
+        let err = cart(&[(1, 1), (9, 1)]).place(&products).unwrap_err();
+        assert!(matches!(err, Error::ProductNotFound { id: 9 }), "{err:?}");
+    }
+
+    #[test]
+    fn a_total_beyond_the_maximum_is_refused() {
+        let products = BTreeMap::from([
+            (1, stocked(Quantity::MAX, "99999999.99")),
+            (2, stocked(Quantity::MAX, "99999999.99")),
+        ]);
+        let err = cart(&[(1, Quantity::MAX), (2, Quantity::MAX)])
+            .place(&products)
+            .unwrap_err();
+        assert!(matches!(err, Error::Validation(_)), "{err:?}");
+    }
+
+    #[test]
+    fn the_body_reports_each_bad_line_by_index() {
+        let body = serde_json::json!({"lines": [
+            {"product_id": 1, "quantity": 0},
+            {"product_id": 2},
+        ]});
+        let errors = Cart::from_json(&body).unwrap_err();
+        let paths: Vec<String> = errors.errors().iter().map(|e| e.to_string()).collect();
+        assert!(paths[0].starts_with("lines.0.quantity"), "{paths:?}");
+        assert!(paths[1].starts_with("lines.1.quantity"), "{paths:?}");
+        assert!(Cart::from_json(&serde_json::json!({"lines": []})).is_err());
+        assert!(Cart::from_json(&serde_json::json!({"lines": [], "product_id": 1})).is_err());
+    }
+}
