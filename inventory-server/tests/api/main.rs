@@ -43,6 +43,7 @@ macro_rules! both_backends {
 
 mod auth;
 mod bulk;
+mod carts;
 mod check;
 mod concurrency;
 mod conditional;
