@@ -157,3 +157,123 @@ async fn upgrade_of_an_empty_v1_database_and_reconnects_change_nothing() {
         .count() as i64;
     assert_eq!(applied, migrations, "every migration applied once");
 }
+
+/// `(id, status, [(product, quantity, unit cents)], total cents)` of an order.
+fn order_summary(o: &inventory_core::Order) -> (i64, OrderStatus, Vec<(i64, i64, i64)>, i64) {
+    let lines = o
+        .lines
+        .iter()
+        .map(|l| (l.product_id, l.quantity.get(), l.unit_price.cents()))
+        .collect();
+    (o.id, o.status, lines, o.total.cents())
+}
+
+/// A database left by the release before orders had lines (schema V4), with the rows that
+/// release wrote: products, orders in every status, their ledger and history rows, versions.
+async fn v4_database_with_data() -> TestDb {
+    let db = TestDb::create().await;
+    let mut client = db.client().await;
+    v1::migrations::runner()
+        .set_target(refinery::Target::Version(4))
+        .run_async(&mut client)
+        .await
+        .expect("apply V1 to V4");
+    client
+        .batch_execute(
+            "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at, version) \
+             VALUES ('V4-1', 'One', 1000, 6, '2026-01-01Z', '2026-01-02Z', 3), \
+                    ('V4-2', 'Two', 250, 1, '2026-01-01Z', '2026-01-03Z', 2); \
+             INSERT INTO orders (product_id, quantity, status, unit_price_cents, total_cents, \
+                                 created_at, updated_at, version) VALUES \
+                 (1, 2, 'PENDING', 1000, 2000, '2026-01-02Z', '2026-01-02Z', 1), \
+                 (1, 2, 'CANCELED', 1000, 2000, '2026-01-02Z', '2026-01-03Z', 2), \
+                 (2, 4, 'SHIPPED', 250, 1000, '2026-01-03Z', '2026-01-05Z', 3); \
+             INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
+             VALUES (1, 8, 'initial', 'initial', NULL, '2026-01-01Z'), \
+                    (2, 5, 'initial', 'initial', NULL, '2026-01-01Z'), \
+                    (1, -2, 'order_placed', 'order_placed', 1, '2026-01-02Z'), \
+                    (1, -2, 'order_placed', 'order_placed', 2, '2026-01-02Z'), \
+                    (1, 2, 'order_canceled', 'order_canceled', 2, '2026-01-03Z'), \
+                    (2, -4, 'order_placed', 'order_placed', 3, '2026-01-03Z'); \
+             INSERT INTO order_events (order_id, from_status, to_status, source, event_id, created_at) \
+             VALUES (1, NULL, 'PENDING', 'api', NULL, '2026-01-02Z'), \
+                    (2, NULL, 'PENDING', 'api', NULL, '2026-01-02Z'), \
+                    (2, 'PENDING', 'CANCELED', 'api', NULL, '2026-01-03Z'), \
+                    (3, NULL, 'PENDING', 'api', NULL, '2026-01-03Z'), \
+                    (3, 'PENDING', 'PAID', 'webhook', 'evt-v4', '2026-01-04Z'), \
+                    (3, 'PAID', 'SHIPPED', 'api', NULL, '2026-01-05Z'); \
+             INSERT INTO webhook_events (event_id, kind, order_id, processed_at) \
+             VALUES ('evt-v4', 'payment.succeeded', 3, '2026-01-04Z');",
+        )
+        .await
+        .expect("V4 rows");
+    db
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upgrade_from_v4_turns_every_order_into_a_one_line_order() {
+    let db = v4_database_with_data().await;
+    let store = PostgresStore::connect_with(&db.url, test_options())
+        .await
+        .expect("connect applies V5");
+    let inv = Inventory::new(store.clone());
+    assert_eq!(inv.verify_invariants().await.expect("verify"), vec![]);
+
+    let orders = store
+        .list_orders(inventory_core::OrderFilter::default(), Page::default())
+        .await
+        .expect("orders");
+    assert_eq!(
+        orders.iter().map(order_summary).collect::<Vec<_>>(),
+        vec![
+            (1, OrderStatus::Pending, vec![(1, 2, 1000)], 2000),
+            (2, OrderStatus::Canceled, vec![(1, 2, 1000)], 2000),
+            (3, OrderStatus::Shipped, vec![(2, 4, 250)], 1000),
+        ]
+    );
+    assert_eq!(orders[2].version.get(), 3, "versions are kept");
+    let of_product = |product_id| inventory_core::OrderFilter {
+        product_id: Some(product_id),
+        ..Default::default()
+    };
+    let by_two = store
+        .list_orders(of_product(2), Page::default())
+        .await
+        .expect("filter");
+    assert_eq!(by_two.iter().map(|o| o.id).collect::<Vec<_>>(), vec![3]);
+    assert!(
+        store
+            .event_processed(&inventory_core::webhook::EventId::parse("evt-v4").expect("id"))
+            .await
+            .expect("seen")
+    );
+
+    // Cancelling an old order returns its units; a new cart spans old products; ids go on.
+    let cancel = OrderStatus::Pending
+        .transition_to(OrderStatus::Canceled)
+        .expect("allowed");
+    store
+        .change_status(1, &StatusChange::new(cancel, ChangeSource::Api), t0())
+        .await
+        .expect("cancel an old order");
+    assert_eq!(store.get_product(1).await.expect("product").stock.get(), 8);
+    let o = store
+        .order(inventory_core::testing::cart(&[(1, 3), (2, 1)]))
+        .await
+        .expect("a cart over the old products");
+    assert!(o.id > 3, "ids continue after the old orders");
+    assert_eq!(
+        order_summary(&o).2,
+        vec![(1, 3, 1000), (2, 1, 250)],
+        "each line snapshots its price"
+    );
+    let by_two = store
+        .list_orders(of_product(2), Page::default())
+        .await
+        .expect("filter");
+    assert_eq!(
+        by_two.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![3, o.id]
+    );
+    assert_eq!(inv.verify_invariants().await.expect("verify"), vec![]);
+}

@@ -191,3 +191,138 @@ async fn an_empty_v1_database_is_upgraded_too() {
         .collect();
     assert_eq!(kinds, vec![(MovementKind::Initial, 0)]);
 }
+
+/// A database left by the release before orders had lines (schema V4), filled as that release
+/// wrote it: products with versions, orders in every status, their ledger and history rows.
+fn v4_database(path: &Path) -> rusqlite::Connection {
+    let sql = [
+        ("V1__initial", include_str!("../migrations/V1__initial.sql")),
+        (
+            "V2__ledger_history_idempotency",
+            include_str!("../migrations/V2__ledger_history_idempotency.sql"),
+        ),
+        (
+            "V3__orders_by_creation",
+            include_str!("../migrations/V3__orders_by_creation.sql"),
+        ),
+        (
+            "V4__row_versions",
+            include_str!("../migrations/V4__row_versions.sql"),
+        ),
+    ];
+    let migrations: Vec<_> = sql
+        .iter()
+        .map(|(name, sql)| refinery::Migration::unapplied(name, sql).expect("migration"))
+        .collect();
+    let mut conn = rusqlite::Connection::open(path).expect("raw open");
+    refinery::Runner::new(&migrations)
+        .run(&mut conn)
+        .expect("migrate to V4");
+    conn.execute_batch(&format!(
+        "INSERT INTO products (id, sku, name, price_cents, stock, created_at, updated_at, version)
+         VALUES (1, 'V4-1', 'One', 1000, 6, {t0}, {t2}, 3),
+                (2, 'V4-2', 'Two', 250, 1, {t0}, {t3}, 2);
+         INSERT INTO orders (id, product_id, quantity, status, unit_price_cents, total_cents,
+                             created_at, updated_at, version) VALUES
+             (1, 1, 2, 'PENDING',  1000, 2000, {t2}, {t2}, 1),
+             (2, 1, 2, 'CANCELED', 1000, 2000, {t2}, {t3}, 2),
+             (3, 2, 4, 'SHIPPED',   250, 1000, {t3}, {t5}, 3);
+         INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at)
+         VALUES (1, 8, 'initial', 'initial', NULL, {t0}),
+                (2, 5, 'initial', 'initial', NULL, {t0}),
+                (1, -2, 'order_placed', 'order_placed', 1, {t2}),
+                (1, -2, 'order_placed', 'order_placed', 2, {t2}),
+                (1, 2, 'order_canceled', 'order_canceled', 2, {t3}),
+                (2, -4, 'order_placed', 'order_placed', 3, {t3});
+         INSERT INTO order_events (order_id, from_status, to_status, source, event_id, created_at)
+         VALUES (1, NULL, 'PENDING', 'api', NULL, {t2}),
+                (2, NULL, 'PENDING', 'api', NULL, {t2}),
+                (2, 'PENDING', 'CANCELED', 'api', NULL, {t3}),
+                (3, NULL, 'PENDING', 'api', NULL, {t3}),
+                (3, 'PENDING', 'PAID', 'webhook', 'evt-v4', {t4}),
+                (3, 'PAID', 'SHIPPED', 'api', NULL, {t5});
+         INSERT INTO webhook_events (event_id, kind, order_id, processed_at)
+         VALUES ('evt-v4', 'payment.succeeded', 3, {t4});",
+        t0 = at(0),
+        t2 = at(2),
+        t3 = at(3),
+        t4 = at(4),
+        t5 = at(5),
+    ))
+    .expect("V4 rows");
+    conn
+}
+
+/// `(id, status, [(product, quantity, unit cents)], total cents)` of an order.
+fn order_summary(o: &inventory_core::Order) -> (i64, OrderStatus, Vec<(i64, i64, i64)>, i64) {
+    let lines = o
+        .lines
+        .iter()
+        .map(|l| (l.product_id, l.quantity.get(), l.unit_price.cents()))
+        .collect();
+    (o.id, o.status, lines, o.total.cents())
+}
+
+#[tokio::test]
+async fn a_v4_database_is_upgraded_to_one_line_orders() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("v4.db");
+    drop(v4_database(&path));
+
+    let store = SqliteStore::open(&path).await.expect("open a V4 database");
+    let inventory = Inventory::new(store.clone());
+    assert_eq!(inventory.verify_invariants().await.expect("verify"), vec![]);
+    let orders = store
+        .list_orders(inventory_core::OrderFilter::default(), Page::default())
+        .await
+        .expect("orders");
+    assert_eq!(
+        orders.iter().map(order_summary).collect::<Vec<_>>(),
+        vec![
+            (1, OrderStatus::Pending, vec![(1, 2, 1000)], 2000),
+            (2, OrderStatus::Canceled, vec![(1, 2, 1000)], 2000),
+            (3, OrderStatus::Shipped, vec![(2, 4, 250)], 1000),
+        ]
+    );
+    assert_eq!(orders[2].version.get(), 3, "versions are kept");
+    let of_product = |product_id| inventory_core::OrderFilter {
+        product_id: Some(product_id),
+        ..Default::default()
+    };
+    let ids = |orders: Vec<inventory_core::Order>| orders.iter().map(|o| o.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store
+            .list_orders(of_product(2), Page::default())
+            .await
+            .expect("filter")),
+        vec![3]
+    );
+    let seen = inventory_core::webhook::EventId::parse("evt-v4").expect("id");
+    assert!(store.event_processed(&seen).await.expect("seen"));
+
+    // Cancelling an old order returns its units; a new cart spans old products; ids go on.
+    let cancel = OrderStatus::Pending
+        .transition_to(OrderStatus::Canceled)
+        .expect("allowed");
+    let now = orders[0].created_at;
+    store
+        .change_status(1, &StatusChange::new(cancel, ChangeSource::Api), now)
+        .await
+        .expect("cancel an old order");
+    assert_eq!(store.get_product(1).await.expect("product").stock.get(), 8);
+    let o = store
+        .order(inventory_core::testing::cart(&[(1, 3), (2, 1)]))
+        .await
+        .expect("a cart over the old products");
+    assert!(o.id > 3, "ids continue after the old orders");
+    assert_eq!(order_summary(&o).2, vec![(1, 3, 1000), (2, 1, 250)]);
+    assert_eq!(
+        ids(store
+            .list_orders(of_product(2), Page::default())
+            .await
+            .expect("filter")),
+        vec![3, o.id]
+    );
+    assert_eq!(inventory.verify_invariants().await.expect("verify"), vec![]);
+    store.close().await.expect("close");
+}
