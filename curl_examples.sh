@@ -65,6 +65,22 @@ call 409 DELETE "/products/$PRODUCT_ID"
 json 201 POST /products -d "{\"sku\":\"CURL-TMP-$RUN\",\"name\":\"Temporary\",\"price\":1.50,\"stock\":0}"
 call 204 DELETE "/products/$(field id)"
 
+echo "== carts"
+json 201 POST /products -d "{\"sku\":\"CURL-A-$RUN\",\"name\":\"Cart A\",\"price\":10.00,\"stock\":5}"
+A_ID=$(field id)
+json 201 POST /products -d "{\"sku\":\"CURL-B-$RUN\",\"name\":\"Cart B\",\"price\":2.50,\"stock\":5}"
+B_ID=$(field id)
+json 201 POST /products -d "{\"sku\":\"CURL-C-$RUN\",\"name\":\"Cart C\",\"price\":0.99,\"stock\":5}"
+C_ID=$(field id)
+# Three lines, all or nothing; each line keeps its price and the total is their sum.
+json 201 POST /orders -d "{\"lines\":[{\"product_id\":$A_ID,\"quantity\":2},{\"product_id\":$B_ID,\"quantity\":1},{\"product_id\":$C_ID,\"quantity\":3}]}"
+CART_ID=$(field id)
+# Two short lines: a 409 listing both, and nothing taken.
+json 409 POST /orders -d "{\"lines\":[{\"product_id\":$A_ID,\"quantity\":9},{\"product_id\":$B_ID,\"quantity\":1},{\"product_id\":$C_ID,\"quantity\":9}]}"
+json 422 POST /orders -d "{\"lines\":[{\"product_id\":$A_ID,\"quantity\":0}]}"
+call 200 GET "/orders?product_id=$B_ID"
+call 204 DELETE "/orders/$CART_ID"
+
 echo "== operations"
 call 200 GET /health
 call 200 GET /metrics

@@ -7,11 +7,11 @@
 //! SQLite variants (group commit on/off × `synchronous` FULL/NORMAL) run in the same process and
 //! run, so their ratios are comparable.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use inventory_core::time::OffsetDateTime;
-use inventory_core::{NewOrder, Quantity, Store};
+use inventory_core::{Cart, NewOrder, Quantity, Store};
 use inventory_store_postgres::PostgresStore;
 use inventory_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
@@ -24,35 +24,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// Places exactly `total` orders from `callers` concurrent tasks and returns the elapsed time.
-async fn place_concurrently<S: Store + Clone>(
-    store: &S,
-    product_id: i64,
-    callers: usize,
-    total: u64,
-) -> Duration {
-    let order = NewOrder::new(product_id, Quantity::new(1).expect("valid"));
-    let callers = callers as u64;
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for caller in 0..callers {
-        let share = total / callers + u64::from(caller < total % callers);
-        let store = store.clone();
-        tasks.spawn(async move {
-            for _ in 0..share {
-                store
-                    .place_order(order.into(), OffsetDateTime::now_utc(), None)
-                    .await
-                    .expect("order placed");
-            }
-        });
-    }
-    while let Some(r) = tasks.join_next().await {
-        r.expect("caller task");
-    }
-    start.elapsed()
-}
-
 fn bench_store<S: Store + Clone>(
     c: &mut Criterion,
     group_name: &str,
@@ -60,6 +31,7 @@ fn bench_store<S: Store + Clone>(
     store: S,
 ) {
     let product_id = rt.block_on(inventory_benches::seed(&store));
+    let order: Cart = NewOrder::new(product_id, Quantity::new(1).expect("valid")).into();
     let mut group = c.benchmark_group(group_name);
     group.throughput(Throughput::Elements(1));
     group.sample_size(10);
@@ -71,8 +43,10 @@ fn bench_store<S: Store + Clone>(
             &callers,
             |b, &callers| {
                 b.to_async(rt).iter_custom(|iters| {
-                    let store = store.clone();
-                    async move { place_concurrently(&store, product_id, callers, iters).await }
+                    let (store, order) = (store.clone(), order.clone());
+                    async move {
+                        inventory_benches::place_concurrently(&store, &order, callers, iters).await
+                    }
                 })
             },
         );

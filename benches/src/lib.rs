@@ -126,6 +126,36 @@ impl Drop for PgDatabase {
     }
 }
 
+/// Places exactly `total` copies of `cart` from `callers` concurrent tasks and returns the
+/// elapsed time (criterion's `iter_custom`).
+pub async fn place_concurrently<S: Store + Clone>(
+    store: &S,
+    cart: &inventory_core::Cart,
+    callers: usize,
+    total: u64,
+) -> std::time::Duration {
+    let callers = callers as u64;
+    let start = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for caller in 0..callers {
+        let share = total / callers + u64::from(caller < total % callers);
+        let store = store.clone();
+        let cart = cart.clone();
+        tasks.spawn(async move {
+            for _ in 0..share {
+                store
+                    .place_order(cart.clone(), OffsetDateTime::now_utc(), None)
+                    .await
+                    .expect("order placed");
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.expect("caller task");
+    }
+    start.elapsed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::database_url;

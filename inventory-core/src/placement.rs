@@ -63,6 +63,15 @@ impl Placement {
         self.total
     }
 
+    /// Each product's stock once every line is taken: what a store writes back (lines of one
+    /// product were merged by the cart, so each product appears once).
+    pub fn stock_left(&self) -> BTreeMap<i64, Stock> {
+        self.lines
+            .iter()
+            .map(|l| (l.line.product_id, l.stock_left))
+            .collect()
+    }
+
     /// The order a store inserted from this placement, with the id it assigned: PENDING,
     /// version 1, created and updated `at`.
     pub fn into_order(self, id: i64, at: OffsetDateTime) -> Order {

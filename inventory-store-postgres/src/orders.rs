@@ -356,11 +356,7 @@ async fn place_under_lock(
 ) -> OpResult<Order> {
     let products = lock_products(tx, &cart.lock_order()).await?;
     let placement = cart.place(&products)?;
-    let left: BTreeMap<i64, Stock> = placement
-        .lines()
-        .iter()
-        .map(|l| (l.line.product_id, l.stock_left))
-        .collect();
+    let left = placement.stock_left();
     let (ids, stocks): (Vec<i64>, Vec<i64>) = left.iter().map(|(id, s)| (*id, s.get())).unzip();
     let lines = placement.lines();
     let line_products: Vec<i64> = lines.iter().map(|l| l.line.product_id).collect();

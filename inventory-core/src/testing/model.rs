@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use super::WebhookHeaders;
-use super::{adjustment, concurrency::assert_invariant, new_order, new_product, t0};
+use super::{adjustment, concurrency::assert_invariant, new_product, t0};
 use crate::clock::ManualClock;
 use crate::webhook::WebhookVerifier;
 use crate::{
@@ -42,12 +42,10 @@ pub enum Op {
         /// The new level.
         stock: i64,
     },
-    /// Place an order.
+    /// Place an order: a cart of one or more lines (a product may appear twice).
     PlaceOrder {
-        /// Index into the products created so far.
-        product: usize,
-        /// Units.
-        quantity: i64,
+        /// `(index into the products created so far, units)` per line.
+        lines: Vec<(usize, i64)>,
     },
     /// `PUT /orders/{id}` with a status.
     SetStatus {
@@ -85,9 +83,11 @@ impl Op {
                 product: w(product, products),
                 stock,
             },
-            Op::PlaceOrder { product, quantity } => Op::PlaceOrder {
-                product: w(product, products),
-                quantity,
+            Op::PlaceOrder { lines } => Op::PlaceOrder {
+                lines: lines
+                    .into_iter()
+                    .map(|(product, quantity)| (w(product, products), quantity))
+                    .collect(),
             },
             Op::SetStatus { order, status } => Op::SetStatus {
                 order: w(order, orders),
@@ -123,7 +123,9 @@ fn op() -> impl Strategy<Value = Op> {
             delta: if delta == 0 { 1 } else { delta },
         }),
         1 => (0usize..4, 0i64..30).prop_map(|(product, stock)| Op::SetStock { product, stock }),
-        4 => (0usize..4, 1i64..8).prop_map(|(product, quantity)| Op::PlaceOrder { product, quantity }),
+        // Mostly the seed's one-line order; carts of up to four lines, sharing products often.
+        4 => prop::collection::vec((0usize..4, 1i64..8), 1..=4)
+            .prop_map(|lines| Op::PlaceOrder { lines }),
         2 => (0usize..12, status()).prop_map(|(order, status)| Op::SetStatus { order, status }),
         1 => (0usize..12).prop_map(|order| Op::Cancel { order }),
         2 => (0usize..12, 0u8..6, prop::bool::weighted(0.85))
@@ -142,9 +144,21 @@ struct ModelProduct {
 #[derive(Debug, Clone)]
 struct ModelOrder {
     id: i64,
-    product: usize,
-    quantity: i64,
+    /// `(product index, units)`, merged: one entry per product.
+    lines: Vec<(usize, i64)>,
     status: OrderStatus,
+}
+
+/// A cart's lines with each product's units summed, in first-appearance order.
+fn merged(lines: &[(usize, i64)]) -> Vec<(usize, i64)> {
+    let mut out: Vec<(usize, i64)> = Vec::new();
+    for &(product, quantity) in lines {
+        match out.iter_mut().find(|(p, _)| *p == product) {
+            Some((_, q)) => *q += quantity,
+            None => out.push((product, quantity)),
+        }
+    }
+    out
 }
 
 #[derive(Debug, Default)]
@@ -161,10 +175,17 @@ impl Model {
         let held: i64 = self
             .orders
             .iter()
-            .filter(|o| o.product == product && o.status.holds_stock())
-            .map(|o| o.quantity)
+            .filter(|o| o.status.holds_stock())
+            .flat_map(|o| o.lines.iter())
+            .filter(|(p, _)| *p == product)
+            .map(|(_, q)| q)
             .sum();
         self.products[product].base - held
+    }
+
+    /// What `lines` cost at the products' prices, in cents.
+    fn total(&self, lines: &[(usize, i64)]) -> i64 {
+        lines.iter().map(|&(p, q)| self.products[p].price * q).sum()
     }
 }
 
@@ -239,21 +260,29 @@ async fn run_sequence<S: Store + Clone>(store: S, ops: Vec<Op>) -> Result<(), Te
                 m.products[product].base += stock - current;
                 (outcome(&r), Outcome::Ok)
             }
-            Op::PlaceOrder { product, quantity } if product < m.products.len() => {
-                let r = inv
-                    .place_order(new_order(m.products[product].id, quantity))
-                    .await;
-                let want = if m.stock(product) >= quantity {
+            Op::PlaceOrder { lines } if lines.iter().all(|(p, _)| *p < m.products.len()) => {
+                let ids: Vec<(i64, i64)> =
+                    lines.iter().map(|&(p, q)| (m.products[p].id, q)).collect();
+                let r = inv.place_order(super::cart(&ids)).await;
+                let lines = merged(&lines);
+                let want = if lines.iter().all(|&(p, q)| m.stock(p) >= q) {
                     Outcome::Ok
                 } else {
                     Outcome::Err("insufficient")
                 };
                 if let Ok(o) = &r {
-                    prop_assert_eq!(o.total.cents(), m.products[product].price * quantity);
+                    let got: Vec<(i64, i64)> = o
+                        .lines
+                        .iter()
+                        .map(|l| (l.product_id, l.quantity.get()))
+                        .collect();
+                    let expected: Vec<(i64, i64)> =
+                        lines.iter().map(|&(p, q)| (m.products[p].id, q)).collect();
+                    prop_assert_eq!(got, expected, "step {}: the order's lines", step);
+                    prop_assert_eq!(o.total.cents(), m.total(&lines));
                     m.orders.push(ModelOrder {
                         id: o.id,
-                        product,
-                        quantity,
+                        lines,
                         status: OrderStatus::Pending,
                     });
                 }
@@ -287,7 +316,7 @@ async fn run_sequence<S: Store + Clone>(store: S, ops: Vec<Op>) -> Result<(), Te
                 amount_ok,
             } if order < m.orders.len() => {
                 let o = &m.orders[order];
-                let total = m.products[o.product].price * o.quantity;
+                let total = m.total(&o.lines);
                 let body = pay_body(o.id, if amount_ok { total } else { total + 1 });
                 let sig = signer.sign(body.as_bytes());
                 let event_id = format!("model-{event}");
@@ -454,10 +483,10 @@ async fn run_clients<S: Store + Clone>(store: S, clients: Vec<Vec<Op>>) {
                             adjustments.lock().expect("lock")[i] += delta;
                         }
                     }
-                    Op::PlaceOrder { product, quantity } => {
-                        let _ = inv
-                            .place_order(new_order(products[product % 3], quantity))
-                            .await;
+                    Op::PlaceOrder { lines } => {
+                        let ids: Vec<(i64, i64)> =
+                            lines.iter().map(|&(p, q)| (products[p % 3], q)).collect();
+                        let _ = inv.place_order(super::cart(&ids)).await;
                     }
                     Op::SetStatus { order, status } => {
                         let _ = inv.set_order_status(order as i64 + 1, status).await;

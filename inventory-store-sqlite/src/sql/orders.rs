@@ -162,13 +162,8 @@ pub(crate) fn place_order(conn: &Connection, cart: &Cart, at: i64) -> Result<Ord
         }
     }
     let placement = cart.place(&products)?;
-    // What core leaves of each product (its last line's figure) is what the takes left.
-    let left: BTreeMap<i64, Stock> = placement
-        .lines()
-        .iter()
-        .map(|l| (l.line.product_id, l.stock_left))
-        .collect();
-    for (id, core) in left {
+    // What core leaves of each product is what the takes left.
+    for (id, core) in placement.stock_left() {
         let db = after.get(&id).copied().flatten();
         if db != Some(core.get()) {
             return Err(Error::backend(format!(
