@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use inventory_core::time::OffsetDateTime;
 use inventory_core::{MemoryStore, NewProduct, ProductBatch, Store};
-use inventory_store_postgres::PostgresStore;
 use inventory_store_sqlite::SqliteStore;
 
 const PRODUCTS: u64 = 1000;
@@ -117,18 +116,7 @@ fn stores(c: &mut Criterion) {
     bench_store(c, "sqlite", &rt, sqlite.clone());
     rt.block_on(sqlite.close()).expect("close SQLite");
 
-    if std::env::var_os("BENCH_SKIP_POSTGRES").is_some() {
-        eprintln!("postgres: skipped (BENCH_SKIP_POSTGRES is set)");
-        return;
-    }
-    let db = rt.block_on(inventory_benches::PgDatabase::create());
-    let pg = rt
-        .block_on(PostgresStore::connect(&db.url))
-        .expect("connect PostgreSQL");
-    bench_store(c, "postgres", &rt, pg.clone());
-    rt.block_on(Store::close(&pg)).expect("close PostgreSQL");
-    drop(pg);
-    drop(db);
+    inventory_benches::with_postgres(&rt, |pg| bench_store(c, "postgres", &rt, pg));
 }
 
 criterion_group!(benches, stores);

@@ -12,7 +12,6 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use inventory_core::idempotency::Idempotent;
 use inventory_core::time::OffsetDateTime;
 use inventory_core::{Cart, CartLine, MAX_STOCK, MemoryStore, Quantity, Store};
-use inventory_store_postgres::PostgresStore;
 use inventory_store_sqlite::SqliteStore;
 
 const LINES: [usize; 3] = [1, 5, 20];
@@ -97,19 +96,8 @@ fn sqlite(c: &mut Criterion) {
 }
 
 fn postgres(c: &mut Criterion) {
-    if std::env::var_os("BENCH_SKIP_POSTGRES").is_some() {
-        eprintln!("postgres: skipped (BENCH_SKIP_POSTGRES is set)");
-        return;
-    }
     let rt = runtime();
-    let db = rt.block_on(inventory_benches::PgDatabase::create());
-    let store = rt
-        .block_on(PostgresStore::connect(&db.url))
-        .expect("connect PostgreSQL");
-    bench_store(c, "postgres", &rt, store.clone());
-    rt.block_on(Store::close(&store)).expect("close PostgreSQL");
-    drop(store);
-    drop(db);
+    inventory_benches::with_postgres(&rt, |store| bench_store(c, "postgres", &rt, store));
 }
 
 criterion_group!(benches, memory, sqlite, postgres);

@@ -12,7 +12,6 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use inventory_core::time::OffsetDateTime;
 use inventory_core::{Cart, NewOrder, Quantity, Store};
-use inventory_store_postgres::PostgresStore;
 use inventory_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 const CALLERS: [usize; 3] = [1, 16, 64];
@@ -78,19 +77,8 @@ fn sqlite(c: &mut Criterion) {
 }
 
 fn postgres(c: &mut Criterion) {
-    if std::env::var_os("BENCH_SKIP_POSTGRES").is_some() {
-        eprintln!("postgres: skipped (BENCH_SKIP_POSTGRES is set)");
-        return;
-    }
     let rt = runtime();
-    let db = rt.block_on(inventory_benches::PgDatabase::create());
-    let store = rt
-        .block_on(PostgresStore::connect(&db.url))
-        .expect("connect PostgreSQL");
-    bench_store(c, "postgres", &rt, store.clone());
-    rt.block_on(Store::close(&store)).expect("close PostgreSQL");
-    drop(store);
-    drop(db);
+    inventory_benches::with_postgres(&rt, |store| bench_store(c, "postgres", &rt, store));
 }
 
 /// A product row as the store reads it.

@@ -126,6 +126,27 @@ impl Drop for PgDatabase {
     }
 }
 
+/// Runs `bench` with a PostgreSQL store on a fresh database (from `TEST_DATABASE_URL`), then
+/// closes the store and drops the database; does nothing but say so when `BENCH_SKIP_POSTGRES`
+/// is set.
+pub fn with_postgres(
+    rt: &tokio::runtime::Runtime,
+    bench: impl FnOnce(inventory_store_postgres::PostgresStore),
+) {
+    if std::env::var_os("BENCH_SKIP_POSTGRES").is_some() {
+        eprintln!("postgres: skipped (BENCH_SKIP_POSTGRES is set)");
+        return;
+    }
+    let db = rt.block_on(PgDatabase::create());
+    let store = rt
+        .block_on(inventory_store_postgres::PostgresStore::connect(&db.url))
+        .expect("connect PostgreSQL");
+    bench(store.clone());
+    rt.block_on(Store::close(&store)).expect("close PostgreSQL");
+    drop(store);
+    drop(db);
+}
+
 /// Places exactly `total` copies of `cart` from `callers` concurrent tasks and returns the
 /// elapsed time (criterion's `iter_custom`).
 pub async fn place_concurrently<S: Store + Clone>(

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{TestDb, test_options};
-use inventory_core::testing::{StoreExt, adjustment, new_order, t0};
+use inventory_core::testing::{StoreExt, adjustment, new_order, order_summary, t0};
 use inventory_core::time::Duration;
 use inventory_core::{
     ChangeSource, Inventory, MovementKind, OrderStatus, Page, StatusChange, Store,
@@ -156,16 +156,6 @@ async fn upgrade_of_an_empty_v1_database_and_reconnects_change_nothing() {
         .expect("the migrations folder")
         .count() as i64;
     assert_eq!(applied, migrations, "every migration applied once");
-}
-
-/// `(id, status, [(product, quantity, unit cents)], total cents)` of an order.
-fn order_summary(o: &inventory_core::Order) -> (i64, OrderStatus, Vec<(i64, i64, i64)>, i64) {
-    let lines = o
-        .lines
-        .iter()
-        .map(|l| (l.product_id, l.quantity.get(), l.unit_price.cents()))
-        .collect();
-    (o.id, o.status, lines, o.total.cents())
 }
 
 /// A database left by the release before orders had lines (schema V4), with the rows that

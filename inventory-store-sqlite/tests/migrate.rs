@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use inventory_core::testing::{StoreExt, adjustment, new_order, new_product};
+use inventory_core::testing::{StoreExt, adjustment, new_order, new_product, order_summary};
 use inventory_core::{
     ChangeSource, Inventory, MovementKind, OrderStatus, Page, StatusChange, Store,
     time::macros::datetime,
@@ -251,16 +251,6 @@ fn v4_database(path: &Path) -> rusqlite::Connection {
     ))
     .expect("V4 rows");
     conn
-}
-
-/// `(id, status, [(product, quantity, unit cents)], total cents)` of an order.
-fn order_summary(o: &inventory_core::Order) -> (i64, OrderStatus, Vec<(i64, i64, i64)>, i64) {
-    let lines = o
-        .lines
-        .iter()
-        .map(|l| (l.product_id, l.quantity.get(), l.unit_price.cents()))
-        .collect();
-    (o.id, o.status, lines, o.total.cents())
 }
 
 #[tokio::test]

@@ -86,6 +86,17 @@ pub fn only_line(order: &Order) -> crate::OrderLine {
     *order.single_line().expect("a one-line order")
 }
 
+/// `(id, status, [(product, quantity, unit price cents)], total cents)`: an order reduced to
+/// what a test compares.
+pub fn order_summary(order: &Order) -> (i64, crate::OrderStatus, Vec<(i64, i64, i64)>, i64) {
+    let lines = order
+        .lines
+        .iter()
+        .map(|l| (l.product_id, l.quantity.get(), l.unit_price.cents()))
+        .collect();
+    (order.id, order.status, lines, order.total.cents())
+}
+
 /// A cart of `(product_id, quantity)` lines.
 pub fn cart(lines: &[(i64, i64)]) -> Cart {
     let lines = lines
