@@ -64,6 +64,49 @@ pub fn routes()
     one.or(list)
 }
 
+/// The pre-serialized baseline: `GET /product` and `GET /products` answer `one` and `list`,
+/// bytes given once (the server under test's own bodies, fetched by the load test), as
+/// `application/json`. What is left is warp's own cost: no data, no serialization.
+pub fn raw_routes(
+    one: Vec<u8>,
+    list: Vec<u8>,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone + Send + Sync + 'static
+{
+    let json = |body: warp::hyper::body::Bytes| {
+        warp::http::Response::builder()
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap_or_default()
+    };
+    let (one, list) = (
+        warp::hyper::body::Bytes::from(one),
+        warp::hyper::body::Bytes::from(list),
+    );
+    let one = warp::get()
+        .and(warp::path!("product"))
+        .map(move || json(one.clone()));
+    let list = warp::get()
+        .and(warp::path!("products"))
+        .map(move || json(list.clone()));
+    one.or(list)
+}
+
+/// Serves [`raw_routes`] on `listener` until `stop` resolves.
+pub async fn serve_raw_until<F>(
+    listener: tokio::net::TcpListener,
+    one: Vec<u8>,
+    list: Vec<u8>,
+    stop: F,
+) where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    warp::serve(raw_routes(one, list))
+        .incoming(listener)
+        .graceful(stop)
+        .run()
+        .await;
+}
+
 /// Serves the baseline on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener) {
     warp::serve(routes()).incoming(listener).run().await;

@@ -131,11 +131,22 @@ impl Server {
 
     /// Starts this executable's `baseline-server` subcommand.
     pub fn start_baseline(workdir: &Path) -> Result<Server, String> {
+        Server::start_baseline_with(workdir, &[])
+    }
+
+    /// Starts the baseline answering `one` and `list` (files) pre-serialized.
+    pub fn start_raw_baseline(workdir: &Path, one: &Path, list: &Path) -> Result<Server, String> {
+        let (one, list) = (one.display().to_string(), list.display().to_string());
+        Server::start_baseline_with(workdir, &["--one", &one, "--list", &list])
+    }
+
+    fn start_baseline_with(workdir: &Path, args: &[&str]) -> Result<Server, String> {
         let me =
             std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
         let port = free_port()?;
         let mut command = Command::new(me);
         command.args(["baseline-server", "--port", &port.to_string()]);
+        command.args(args);
         Server::spawn("baseline", command, port, workdir)
     }
 

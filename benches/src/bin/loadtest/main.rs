@@ -14,11 +14,14 @@
 //! `benches/README.md` for what each figure means.
 
 mod child;
+mod flash;
+mod light;
 mod pgbench;
 mod plan;
 mod report;
 mod scenarios;
 mod seed;
+mod wrk;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,7 +59,21 @@ enum Cmd {
         /// Port on 127.0.0.1.
         #[arg(long)]
         port: u16,
+        /// Answer `GET /product` with this file's bytes, pre-serialized (with --list).
+        #[arg(long, requires = "list")]
+        one: Option<PathBuf>,
+        /// Answer `GET /products` with this file's bytes, pre-serialized (with --one).
+        #[arg(long, requires = "one")]
+        list: Option<PathBuf>,
     },
+    /// The light-client figures of issue 17 with wrk: GET /products/1 and GET
+    /// /products?limit=100 against bare warp answering the same bytes, POST /orders on one
+    /// product (one and, on PostgreSQL, two instances), pgbench's one-hot-row rate, and the
+    /// targets.
+    Wrk(light::WrkOpts),
+    /// The flash sale: --buyers at once, one SKU with --stock units, each buyer one order over
+    /// its own connection; non-zero unless exactly --stock sell and every other buyer gets 409.
+    FlashSale(light::FlashOpts),
 }
 
 #[derive(Args, Clone)]
@@ -144,7 +161,9 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async move {
         match cli.command {
-            Cmd::BaselineServer { port } => baseline_server(port).await,
+            Cmd::BaselineServer { port, one, list } => baseline_server(port, one, list).await,
+            Cmd::Wrk(opts) => light::figures(&opts).await,
+            Cmd::FlashSale(opts) => light::flash_sale(&opts).await,
             Cmd::All(opts) => plan::all(&opts.plan(10, &[25, 200])).await,
             Cmd::Smoke(opts) => plan::smoke(&opts.plan(3, &[4])).await,
             Cmd::Run { scenario, opts } => plan::one(&opts.plan(10, &[25, 200]), scenario).await,
@@ -159,19 +178,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// Serves the baseline until SIGTERM or Ctrl-C.
-async fn baseline_server(port: u16) -> Result<(), String> {
+/// Serves the baseline (pre-serialized from files when given) until SIGTERM or Ctrl-C.
+async fn baseline_server(
+    port: u16,
+    one: Option<PathBuf>,
+    list: Option<PathBuf>,
+) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("baseline: cannot listen on 127.0.0.1:{port}: {e}"))?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("baseline: SIGTERM handler: {e}"))?;
-    inventory_benches::baseline::serve_until(listener, async move {
+    let stop = async move {
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
-    })
-    .await;
+    };
+    match (one, list) {
+        (Some(one), Some(list)) => {
+            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+            let (one, list) = (read(&one)?, read(&list)?);
+            inventory_benches::baseline::serve_raw_until(listener, one, list, stop).await;
+        }
+        _ => inventory_benches::baseline::serve_until(listener, stop).await,
+    }
     Ok(())
 }

@@ -120,3 +120,67 @@ fn parse_tps(text: &str) -> Result<f64, String> {
         .and_then(|v| v.parse::<f64>().ok())
         .ok_or_else(|| format!("no `tps = ` line in pgbench's output:\n{text}"))
 }
+
+/// What the hot-row pgbench measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct HotRow {
+    /// Transactions (orders) per second, without initial connection time.
+    pub tps: f64,
+    /// The command, for the record.
+    pub command: String,
+}
+
+/// The hot-SKU yardstick: what this PostgreSQL does when every transaction takes a unit of the
+/// same row and records an order, one transaction per order, as a store without batching must
+/// (`pgbench -f`, 16 clients on 2 threads, on a scratch database dropped afterwards).
+pub async fn hot_row(seconds: u64) -> Result<HotRow, String> {
+    let exe = find().ok_or("pgbench not found (install postgresql-client)")?;
+    let db = PgDatabase::create_named("inv_hotrow").await?;
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("connect to {}: {e}", db.name))?;
+    let conn = tokio::spawn(conn);
+    client
+        .batch_execute(
+            "CREATE TABLE hot (id int PRIMARY KEY, stock bigint NOT NULL CHECK (stock >= 0));
+             INSERT INTO hot VALUES (1, 1000000000);
+             CREATE TABLE hot_orders (id bigserial PRIMARY KEY, product_id int NOT NULL,
+                                      quantity int NOT NULL, created_at timestamptz DEFAULT now());",
+        )
+        .await
+        .map_err(|e| format!("hot-row tables: {e}"))?;
+    drop(client);
+    let _ = conn.await;
+    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let script = dir.path().join("hot_row.sql");
+    std::fs::write(
+        &script,
+        "BEGIN;\n\
+         UPDATE hot SET stock = stock - 1 WHERE id = 1 AND stock >= 1 RETURNING stock;\n\
+         INSERT INTO hot_orders (product_id, quantity) VALUES (1, 1) RETURNING id;\n\
+         END;\n",
+    )
+    .map_err(|e| format!("{}: {e}", script.display()))?;
+    let url = db.url.clone();
+    let args = [
+        "-n".to_owned(),
+        "-f".to_owned(),
+        script.display().to_string(),
+        "-c".to_owned(),
+        "16".to_owned(),
+        "-j".to_owned(),
+        "2".to_owned(),
+        "-T".to_owned(),
+        seconds.to_string(),
+        url,
+    ];
+    let command = format!("{} {}", exe.display(), args.join(" "));
+    let text = tokio::task::spawn_blocking(move || run(Command::new(&exe).args(&args)))
+        .await
+        .map_err(|e| format!("pgbench task: {e}"))??;
+    drop(db);
+    Ok(HotRow {
+        tps: parse_tps(&text)?,
+        command,
+    })
+}

@@ -58,9 +58,14 @@ pub struct Env {
     baseline: Option<Server>,
     profile: Option<PathBuf>,
     scrape_metrics: Option<u64>,
+    /// What started the server, to start a second instance on the same database.
+    exe: PathBuf,
+    url: String,
+    server_env: Vec<(String, String)>,
+    seeded_products: Vec<i64>,
     // Dropped after the servers (fields drop in order): the database outlives its server.
     _pg: Option<PgDatabase>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Env {
@@ -107,6 +112,7 @@ impl Env {
             seeded.products.len(),
             seeded.orders.len()
         );
+        let seeded_products = seeded.products.clone();
         set_seeded(seeded);
         Ok(Env {
             backend,
@@ -114,9 +120,43 @@ impl Env {
             baseline,
             profile: opts.profile.clone(),
             scrape_metrics: opts.scrape_metrics,
+            exe,
+            url,
+            server_env: opts.server_env.clone(),
+            seeded_products,
             _pg: pg,
-            _dir: dir,
+            dir,
         })
+    }
+
+    /// "sqlite" or "postgres".
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// The server under test.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// The seeded products' ids, in creation order.
+    pub fn seeded_products(&self) -> &[i64] {
+        &self.seeded_products
+    }
+
+    /// The plan's temporary directory (logs, scripts).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts another `inventory-server` on the same database (PostgreSQL: many instances,
+    /// one database) and waits for it.
+    pub async fn second_instance(&self) -> Result<Server, String> {
+        let workdir = self.dir.path().join("second");
+        std::fs::create_dir_all(&workdir).map_err(|e| format!("{}: {e}", workdir.display()))?;
+        let mut server = Server::start_inventory(&self.exe, &self.url, &workdir, &self.server_env)?;
+        server.wait_ready("/health").await?;
+        Ok(server)
     }
 
     /// Runs one attack on the server (or the baseline) and prints its table.
