@@ -78,7 +78,12 @@ fn sqlite(c: &mut Criterion) {
 
 fn postgres(c: &mut Criterion) {
     let rt = runtime();
+    // Group commit (the default) beside one transaction per order, in the same run.
     inventory_benches::with_postgres(&rt, |store| bench_store(c, "postgres", &rt, store));
+    let single = inventory_store_postgres::PostgresOptions::default().group_commit(false);
+    inventory_benches::with_postgres_options(&rt, single, |store| {
+        bench_store(c, "postgres+single", &rt, store)
+    });
 }
 
 /// A product row as the store reads it.

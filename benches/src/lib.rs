@@ -133,13 +133,28 @@ pub fn with_postgres(
     rt: &tokio::runtime::Runtime,
     bench: impl FnOnce(inventory_store_postgres::PostgresStore),
 ) {
+    with_postgres_options(
+        rt,
+        inventory_store_postgres::PostgresOptions::default(),
+        bench,
+    );
+}
+
+/// [`with_postgres`] with the store opened with `options` (e.g. group commit off).
+pub fn with_postgres_options(
+    rt: &tokio::runtime::Runtime,
+    options: inventory_store_postgres::PostgresOptions,
+    bench: impl FnOnce(inventory_store_postgres::PostgresStore),
+) {
     if std::env::var_os("BENCH_SKIP_POSTGRES").is_some() {
         eprintln!("postgres: skipped (BENCH_SKIP_POSTGRES is set)");
         return;
     }
     let db = rt.block_on(PgDatabase::create());
     let store = rt
-        .block_on(inventory_store_postgres::PostgresStore::connect(&db.url))
+        .block_on(inventory_store_postgres::PostgresStore::connect_with(
+            &db.url, options,
+        ))
         .expect("connect PostgreSQL");
     bench(store.clone());
     rt.block_on(Store::close(&store)).expect("close PostgreSQL");

@@ -73,7 +73,7 @@ pub use ledger::{Adjustment, MovementKind, StockMovement};
 pub use memory::MemoryStore;
 pub use money::{Amount, MAX_CENTS, Money, MoneyError};
 pub use order::{NewOrder, Order, OrderFilter, OrderLine, Page, status_update_from_json};
-pub use placement::{PlacedLine, Placement, StockedProduct};
+pub use placement::{PlacedLine, Placement, StockedProduct, place_in_turn};
 pub use product::{NewProduct, Product, ProductName, ProductPatch, Sku};
 pub use status::{InvalidTransition, OrderStatus, StatusChange, Transition, UnknownStatus};
 pub use store::Store;

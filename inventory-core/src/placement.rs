@@ -200,6 +200,46 @@ impl Cart {
     }
 }
 
+/// Decides `carts` one after another on the same locked products, as if each were its own
+/// transaction in that order (a store's group commit): each cart is placed on the stock the
+/// earlier ones left, and a refused cart takes nothing. Returns each cart's decision, in order,
+/// and the stock each product taken from is left with once every placement is written.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use inventory_core::{Cart, CartLine, Quantity, Stock, StockedProduct, place_in_turn};
+/// let one = |q| Cart::one(CartLine::new(1, Quantity::new(q).unwrap()));
+/// let stocked = StockedProduct { stock: Stock::new(5)?, price: "2.50".parse()? };
+/// let products = BTreeMap::from([(1, stocked)]);
+/// let (decisions, left) = place_in_turn(&[one(3), one(3), one(2)], &products);
+/// assert!(decisions[0].is_ok() && decisions[1].is_err() && decisions[2].is_ok());
+/// assert_eq!(left[&1].get(), 0);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub fn place_in_turn(
+    carts: &[Cart],
+    products: &BTreeMap<i64, StockedProduct>,
+) -> (Vec<Result<Placement, Error>>, BTreeMap<i64, Stock>) {
+    let mut now = products.clone();
+    let mut left = BTreeMap::new();
+    let decisions = carts
+        .iter()
+        .map(|cart| {
+            let decision = cart.place(&now);
+            if let Ok(placement) = &decision {
+                for (id, stock) in placement.stock_left() {
+                    if let Some(p) = now.get_mut(&id) {
+                        p.stock = stock;
+                    }
+                    left.insert(id, stock);
+                }
+            }
+            decision
+        })
+        .collect();
+    (decisions, left)
+}
+
 /// One line of a `lines` list.
 fn line_from_json(v: &Value) -> Result<CartLine, ValidationErrors> {
     let mut r = BodyReader::new(v);
@@ -268,6 +308,28 @@ mod tests {
             .map(|s| (s.line, s.product_id, s.requested, s.available))
             .collect();
         assert_eq!(lines, vec![(0, 1, 2, 1), (2, 3, 1, 0)]);
+    }
+
+    #[test]
+    fn carts_in_turn_see_what_the_earlier_ones_left() {
+        let products = BTreeMap::from([(1, stocked(4, "1")), (2, stocked(1, "1"))]);
+        let carts = [
+            cart(&[(1, 2), (2, 1)]),
+            cart(&[(2, 1)]),
+            cart(&[(1, 2)]),
+            cart(&[(1, 1)]),
+        ];
+        let (decisions, left) = place_in_turn(&carts, &products);
+        let served: Vec<bool> = decisions.iter().map(Result::is_ok).collect();
+        assert_eq!(served, vec![true, false, true, false]);
+        assert!(matches!(
+            decisions[1],
+            Err(Error::InsufficientStock { product_id: 2, .. })
+        ));
+        assert_eq!(left, BTreeMap::from([(1, Stock::ZERO), (2, Stock::ZERO)]));
+        // Nothing served, nothing left to write.
+        let (_, left) = place_in_turn(&carts[1..2], &BTreeMap::from([(2, stocked(0, "1"))]));
+        assert!(left.is_empty());
     }
 
     #[test]

@@ -387,7 +387,7 @@ async fn place_under_lock(
 
 /// Locks `ids` (ascending) with [`LOCK_PRODUCTS_SQL`] and reads each one's stock and price; a
 /// missing product is missing from the map.
-async fn lock_products<C: GenericClient>(
+pub(crate) async fn lock_products<C: GenericClient>(
     client: &C,
     ids: &[i64],
 ) -> OpResult<BTreeMap<i64, StockedProduct>> {

@@ -47,6 +47,7 @@ pub fn test_options() -> PostgresOptions {
         pool_size: 8,
         connect_timeout: Duration::from_secs(10),
         wait_timeout: Duration::from_secs(30),
+        ..PostgresOptions::default()
     }
 }
 
