@@ -30,8 +30,11 @@ use crate::error::OpResult;
 use crate::orders::lock_products;
 use crate::{PostgresStore, retrying};
 
-/// Batches written at once. Two: one commits while the next is locked and decided.
-const IN_FLIGHT: usize = 2;
+/// Batches written at once. Four measured best (wrk, one hot product, c25 and c200: about 1.6×
+/// the orders/s of two, 3.5× of one, and ahead of eight): while one batch waits for its commit,
+/// the next ones are already queued on the row lock inside the database, so no round trip is
+/// lost between batches.
+const IN_FLIGHT: usize = 4;
 
 /// The most carts in one batch (the rest wait for the next).
 const MAX_BATCH: usize = 256;
