@@ -216,14 +216,14 @@ impl Cart {
 /// assert_eq!(left[&1].get(), 0);
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
-pub fn place_in_turn(
-    carts: &[Cart],
+pub fn place_in_turn<'a>(
+    carts: impl IntoIterator<Item = &'a Cart>,
     products: &BTreeMap<i64, StockedProduct>,
 ) -> (Vec<Result<Placement, Error>>, BTreeMap<i64, Stock>) {
     let mut now = products.clone();
     let mut left = BTreeMap::new();
     let decisions = carts
-        .iter()
+        .into_iter()
         .map(|cart| {
             let decision = cart.place(&now);
             if let Ok(placement) = &decision {

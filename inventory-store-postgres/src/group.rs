@@ -193,14 +193,13 @@ impl PostgresStore {
     /// One transaction: lock every product of the batch, decide in turn, write the accepted
     /// placements, commit. Each cart's answer, in batch order.
     async fn place_batch_once(&self, batch: &[Request]) -> OpResult<Vec<Result<Order>>> {
-        let carts: Vec<Cart> = batch.iter().map(|r| r.cart.clone()).collect();
-        let mut ids: Vec<i64> = carts.iter().flat_map(Cart::lock_order).collect();
+        let mut ids: Vec<i64> = batch.iter().flat_map(|r| r.cart.lock_order()).collect();
         ids.sort_unstable();
         ids.dedup();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let products = lock_products(&tx, &ids).await?;
-        let (decisions, left) = place_in_turn(&carts, &products);
+        let (decisions, left) = place_in_turn(batch.iter().map(|r| &r.cart), &products);
         let accepted: Vec<(usize, &Placement)> = decisions
             .iter()
             .enumerate()

@@ -361,9 +361,10 @@ impl Store for PostgresStore {
         at: OffsetDateTime,
         key: Option<&IdempotencyKey>,
     ) -> Result<Idempotent<Order>> {
-        match (&self.group, key) {
-            (Some(_), None) => self.place_grouped(order, at).await.map(Idempotent::Created),
-            _ => retrying(|| self.place_order_once(&order, at, key)).await,
+        match key {
+            // Grouped when group commit is on, else on its own: `place_grouped` decides.
+            None => self.place_grouped(order, at).await.map(Idempotent::Created),
+            Some(_) => retrying(|| self.place_order_once(&order, at, key)).await,
         }
     }
 
