@@ -12,14 +12,13 @@ use crate::flash::{self, FlashSale};
 use crate::plan::{Env, Options};
 use crate::report::{Check, load_average, print_checks};
 use crate::wrk::{self, WrkRun};
-use crate::{parse_env, pgbench};
+use crate::{Target, pgbench};
 
 /// `loadtest wrk`.
 #[derive(Args, Clone)]
 pub struct WrkOpts {
-    /// A fresh PostgreSQL database on TEST_DATABASE_URL's server instead of an SQLite file.
-    #[arg(long)]
-    postgres: bool,
+    #[command(flatten)]
+    target: Target,
     /// Seconds per wrk run.
     #[arg(long, default_value_t = 10)]
     run_time: u64,
@@ -32,12 +31,6 @@ pub struct WrkOpts {
     /// Only the orders (and on PostgreSQL the hot-row yardstick): no read figures.
     #[arg(long)]
     orders_only: bool,
-    /// The inventory-server executable (default: the one next to this executable).
-    #[arg(long)]
-    server: Option<PathBuf>,
-    /// Extra environment for the server, KEY=VALUE (repeatable).
-    #[arg(long, value_parser = parse_env)]
-    server_env: Vec<(String, String)>,
     /// Also write every result as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -46,26 +39,21 @@ pub struct WrkOpts {
 /// `loadtest flash-sale`.
 #[derive(Args, Clone)]
 pub struct FlashOpts {
-    /// A fresh PostgreSQL database on TEST_DATABASE_URL's server instead of an SQLite file.
-    #[arg(long)]
-    postgres: bool,
+    #[command(flatten)]
+    target: Target,
     /// Buyers, released at once, one order of one unit each.
     #[arg(long, default_value_t = 5000)]
     buyers: usize,
     /// The SKU's stock.
     #[arg(long, default_value_t = 1000)]
     stock: i64,
-    /// The inventory-server executable (default: the one next to this executable).
-    #[arg(long)]
-    server: Option<PathBuf>,
-    /// Extra environment for the server, KEY=VALUE (repeatable).
-    #[arg(long, value_parser = parse_env)]
-    server_env: Vec<(String, String)>,
 }
 
-fn plan_options(postgres: bool, server: Option<PathBuf>, env: Vec<(String, String)>) -> Options {
+/// What [`Env::start`] needs of the goose plans' options: the target; nothing is attacked by
+/// goose, so its run lengths and user counts are unused.
+fn plan_options(target: &Target) -> Options {
     Options {
-        postgres,
+        postgres: target.postgres,
         run_time: 1,
         users: Vec::new(),
         orders_users: 0,
@@ -73,8 +61,8 @@ fn plan_options(postgres: bool, server: Option<PathBuf>, env: Vec<(String, Strin
         soak_time: 0,
         soak_wait_ms: 0,
         wait_ms: None,
-        server,
-        server_env: env,
+        server: target.server.clone(),
+        server_env: target.server_env.clone(),
         json: None,
         profile: None,
         scrape_metrics: None,
@@ -165,7 +153,7 @@ pub async fn figures(opts: &WrkOpts) -> Result<(), String> {
     let load_before = load_average();
     println!(
         "loadtest wrk: {} backend, {} s per run, {} pairs, connections {:?}, load average {load_before:.2}",
-        if opts.postgres {
+        if opts.target.postgres {
             "PostgreSQL"
         } else {
             "SQLite"
@@ -174,11 +162,7 @@ pub async fn figures(opts: &WrkOpts) -> Result<(), String> {
         opts.pairs,
         opts.connections
     );
-    let env = Env::start(
-        &plan_options(opts.postgres, opts.server.clone(), opts.server_env.clone()),
-        false,
-    )
-    .await?;
+    let env = Env::start(&plan_options(&opts.target), false).await?;
     let backend = env.backend();
     let base = env.server().base.clone();
     let first = *env.seeded_products().first().ok_or("nothing was seeded")?;
@@ -196,7 +180,7 @@ pub async fn figures(opts: &WrkOpts) -> Result<(), String> {
     let t = opts.run_time.max(1);
     let mut checks = Vec::new();
     let mut reads = Vec::new();
-    let (get_min, list_min) = if opts.postgres {
+    let (get_min, list_min) = if opts.target.postgres {
         (0.40, 0.20)
     } else {
         (0.70, 0.35)
@@ -258,7 +242,7 @@ pub async fn figures(opts: &WrkOpts) -> Result<(), String> {
     }
     let memory = env.server().memory();
     let (mut hot_row, mut two) = (None, None);
-    if opts.postgres {
+    if opts.target.postgres {
         let hot = pgbench::hot_row(t).await?;
         println!(
             "  pgbench one hot row: {:.0} tps\n    {}",
@@ -350,7 +334,7 @@ fn hot_check(what: String, rps: f64, p99_ms: f64, hot_tps: f64) -> Check {
 pub async fn flash_sale(opts: &FlashOpts) -> Result<(), String> {
     println!(
         "loadtest flash-sale: {} backend, {} buyers, stock {}, load average {:.2}",
-        if opts.postgres {
+        if opts.target.postgres {
             "PostgreSQL"
         } else {
             "SQLite"
@@ -359,11 +343,7 @@ pub async fn flash_sale(opts: &FlashOpts) -> Result<(), String> {
         opts.stock,
         load_average()
     );
-    let env = Env::start(
-        &plan_options(opts.postgres, opts.server.clone(), opts.server_env.clone()),
-        false,
-    )
-    .await?;
+    let env = Env::start(&plan_options(&opts.target), false).await?;
     let sale: Result<FlashSale, String> =
         flash::run(&env.server().base, "FLASH-1", opts.buyers, opts.stock).await;
     let memory = env.server().memory();

@@ -76,12 +76,25 @@ enum Cmd {
     FlashSale(light::FlashOpts),
 }
 
+/// The server under test, on which database: the options every plan shares.
 #[derive(Args, Clone)]
-struct Opts {
+struct Target {
     /// Use a fresh PostgreSQL database on TEST_DATABASE_URL's server (default
     /// postgres://postgres@127.0.0.1:5432/test) instead of an SQLite file.
     #[arg(long)]
     postgres: bool,
+    /// The inventory-server executable (default: the one next to this executable).
+    #[arg(long)]
+    server: Option<PathBuf>,
+    /// Extra environment for the server, KEY=VALUE (repeatable), e.g. DATABASE_POOL_SIZE=32.
+    #[arg(long, value_parser = parse_env)]
+    server_env: Vec<(String, String)>,
+}
+
+#[derive(Args, Clone)]
+struct Opts {
+    #[command(flatten)]
+    target: Target,
     /// Seconds measured per attack (default: all, run 10; smoke 3).
     #[arg(long)]
     run_time: Option<u64>,
@@ -103,12 +116,6 @@ struct Opts {
     /// run: each user pauses a random 0..=this many ms after each request (default: none).
     #[arg(long)]
     wait_ms: Option<u64>,
-    /// The inventory-server executable (default: the one next to this executable).
-    #[arg(long)]
-    server: Option<PathBuf>,
-    /// Extra environment for the server, KEY=VALUE (repeatable), e.g. DATABASE_POOL_SIZE=32.
-    #[arg(long, value_parser = parse_env)]
-    server_env: Vec<(String, String)>,
     /// Also write every result as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -130,7 +137,7 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 impl Opts {
     fn plan(self, run_time: u64, users: &[usize]) -> plan::Options {
         plan::Options {
-            postgres: self.postgres,
+            postgres: self.target.postgres,
             run_time: self.run_time.unwrap_or(run_time).max(1),
             users: self.users.unwrap_or_else(|| users.to_vec()),
             orders_users: self.orders_users,
@@ -138,8 +145,8 @@ impl Opts {
             soak_time: self.soak_time,
             soak_wait_ms: self.soak_wait_ms,
             wait_ms: self.wait_ms,
-            server: self.server,
-            server_env: self.server_env,
+            server: self.target.server,
+            server_env: self.target.server_env,
             json: self.json,
             profile: self.profile,
             scrape_metrics: self.scrape_metrics,
