@@ -245,6 +245,32 @@ impl Page {
         self
     }
 
+    /// This page and one row more: a listing reads it to learn, in the same query, whether
+    /// another page follows; [`Page::split`] then drops the extra row.
+    ///
+    /// ```
+    /// use inventory_core::Page;
+    /// let page = Page::new(0, 2)?;
+    /// let rows = vec![1, 2, 3]; // what a store returned for `page.and_one_more()`
+    /// assert_eq!(page.and_one_more().limit(), 3);
+    /// assert_eq!(page.split(rows), (vec![1, 2], true));
+    /// assert_eq!(page.split(vec![1, 2]), (vec![1, 2], false));
+    /// # Ok::<_, inventory_core::RangeError>(())
+    /// ```
+    pub fn and_one_more(mut self) -> Page {
+        // At most MAX_LIMIT + 1: no overflow.
+        self.limit = self.limit.saturating_add(1);
+        self
+    }
+
+    /// The rows of this page from what [`Page::and_one_more`] read, and whether there were more.
+    pub fn split<T>(self, mut rows: Vec<T>) -> (Vec<T>, bool) {
+        let limit = self.limit as usize;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        (rows, more)
+    }
+
     /// Rows skipped.
     pub fn skip(self) -> u64 {
         self.skip

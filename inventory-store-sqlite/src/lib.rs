@@ -7,8 +7,10 @@
 //!   `COMMIT` that holds its change, so an acknowledged order survives a crash or power loss.
 //! - **Group commit**: one writer thread commits every queued command in one transaction, each
 //!   in its own savepoint (one command's failure undoes only itself). See [`SqliteOptions`].
-//! - **Never blocks the async runtime**: SQLite runs on dedicated threads (one writer, a few
-//!   read-only readers); callers await a channel.
+//! - **Writes never block the async runtime**: they run on one dedicated writer thread, and
+//!   callers await a channel. A read runs where it was asked, on a read-only connection lent to
+//!   the caller, when one is idle (no thread hop; a bounded statement, see
+//!   [`SqliteOptions::inline_readers`]), else on a few reader threads.
 //! - **Schema by migrations** (refinery, embedded), with the invariants enforced by the database
 //!   too (`CHECK (stock >= 0)`, unique SKUs, foreign keys, the four statuses).
 //! - **Records beside each change**: the stock-ledger row of a stock change, the history row of
@@ -19,6 +21,7 @@
 
 mod command;
 mod error;
+mod inline;
 mod options;
 mod reader;
 mod schema;
@@ -40,6 +43,7 @@ pub use schema::latest_schema_version;
 pub use writer::WriterStats;
 
 use command::call;
+use inline::Lent;
 use reader::Readers;
 use schema::Target;
 
@@ -86,6 +90,8 @@ struct Inner {
     /// `None` for an in-memory database (readers could not see it) or `readers == 0`: reads then
     /// go through the writer.
     readers: Option<Readers>,
+    /// Connections lent to callers for inline reads (`None` in memory).
+    lent: Option<Lent>,
     counters: Arc<writer::Counters>,
     path: Option<PathBuf>,
 }
@@ -128,10 +134,15 @@ impl SqliteStore {
             0 => None,
             n => Some(Readers::spawn(&path, n, &options).await?),
         };
+        let lent = match options.inline_readers {
+            0 => None,
+            n => Some(Lent::open(&path, n, &options)?),
+        };
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writer,
                 readers,
+                lent,
                 counters,
                 path: Some(path),
             }),
@@ -152,6 +163,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 writer,
                 readers: None,
+                lent: None,
                 counters,
                 path: None,
             }),
@@ -172,6 +184,9 @@ impl SqliteStore {
     /// calls on any clone of this store fail with [`SqliteError::Closed`] (as
     /// [`inventory_core::Error::Unavailable`]); closing twice is harmless.
     pub async fn close(&self) -> Result<(), SqliteError> {
+        if let Some(lent) = &self.inner.lent {
+            lent.close();
+        }
         if let Some(readers) = &self.inner.readers {
             readers.close().await;
         }
@@ -198,12 +213,20 @@ impl SqliteStore {
         rx.await.map_err(|_| SqliteError::Closed)?
     }
 
-    /// Runs `f` on a reader, or on the writer when there are none.
+    /// Runs `f` here on an idle lent connection, else on a reader thread, or on the writer when
+    /// there are none.
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
+        let f = match &self.inner.lent {
+            Some(lent) => match lent.try_run(f) {
+                Ok(result) => return result,
+                Err(f) => f,
+            },
+            None => f,
+        };
         let Some(readers) = &self.inner.readers else {
             return self.write(f).await;
         };

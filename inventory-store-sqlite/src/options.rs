@@ -48,6 +48,12 @@ pub struct SqliteOptions {
     /// Read-only connections, each on its own thread, serving reads in parallel with the writer
     /// (default 4). With 0, reads are queued to the writer like writes.
     pub readers: usize,
+    /// Read-only connections lent to the calling thread: a read that finds one idle runs at
+    /// once where it was asked, with no hop to a reader thread, and holds up that thread (an
+    /// async worker) while its statement runs; when all are busy it goes to the reader threads.
+    /// Default: the machine's parallelism, at most 8 (one per async worker is enough, since an
+    /// inline read never waits on anything else). With 0, every read goes to the reader threads.
+    pub inline_readers: usize,
     /// How long a connection waits for a lock held by another process before failing with
     /// "busy" (default 5 s).
     pub busy_timeout: Duration,
@@ -61,6 +67,9 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Full,
             group_commit: true,
             readers: 4,
+            inline_readers: std::thread::available_parallelism()
+                .map_or(2, usize::from)
+                .min(8),
             busy_timeout: Duration::from_secs(5),
             max_batch: 512,
         }
@@ -83,6 +92,12 @@ impl SqliteOptions {
     /// Sets [`readers`](Self::readers).
     pub fn readers(mut self, readers: usize) -> Self {
         self.readers = readers;
+        self
+    }
+
+    /// Sets [`inline_readers`](Self::inline_readers).
+    pub fn inline_readers(mut self, connections: usize) -> Self {
+        self.inline_readers = connections;
         self
     }
 

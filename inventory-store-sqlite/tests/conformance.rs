@@ -1,5 +1,6 @@
 //! The core's conformance suite and property tests, each on a fresh database file with the
-//! default options (WAL, synchronous=FULL, group commit, reader threads).
+//! default options (WAL, synchronous=FULL, group commit, inline reads with reader threads
+//! behind them).
 
 use inventory_store_sqlite::SqliteStore;
 
@@ -20,7 +21,27 @@ mod without_group_commit {
 
     async fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let options = SqliteOptions::default().group_commit(false).readers(0);
+        let options = SqliteOptions::default()
+            .group_commit(false)
+            .readers(0)
+            .inline_readers(0);
+        let store = SqliteStore::open_with(dir.path().join("inventory.db"), options)
+            .await
+            .expect("open");
+        (store, dir)
+    }
+
+    inventory_core::store_conformance_tests!(fresh_store);
+}
+
+/// The same suite with every read on the reader threads (none inline), so both read paths are
+/// held to it.
+mod reader_threads_only {
+    use inventory_store_sqlite::{SqliteOptions, SqliteStore};
+
+    async fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = SqliteOptions::default().inline_readers(0);
         let store = SqliteStore::open_with(dir.path().join("inventory.db"), options)
             .await
             .expect("open");

@@ -272,6 +272,7 @@ async fn options_are_applied_and_an_in_memory_store_works() {
         .synchronous(inventory_store_sqlite::Synchronous::Normal)
         .group_commit(false)
         .readers(0)
+        .inline_readers(0)
         .max_batch(0);
     let store = SqliteStore::open_with(dir.path().join("db"), options)
         .await

@@ -136,14 +136,6 @@ pub async fn dispatch(
     (template, result)
 }
 
-/// The page of one row after `last_id`: asked for only when a page came back full, to send
-/// `Link: rel="next"` only while rows remain (the store's page keeps its meaning).
-fn probe_after(last_id: i64) -> inventory_core::Page {
-    inventory_core::Page::new(0, 1)
-        .unwrap_or_default()
-        .after(last_id)
-}
-
 /// A `Link: <…>; rel="next"` value for a full page ending at `last_id`, keeping `params`.
 fn next_link(path: &str, params: &[(&str, String)], last_id: i64, limit: u32) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());

@@ -7,7 +7,7 @@ use inventory_core::{Cart, Error, OrderFilter, OrderStatus, status_update_from_j
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::{created, json_list, next_link, page_from_query, probe_after};
+use super::{created, json_list, next_link, page_from_query};
 use crate::conditional::{if_match, with_etag};
 use crate::error::{ApiError, json_response};
 use crate::request::{QueryReader, Request, path_id};
@@ -28,16 +28,15 @@ pub(super) async fn list(state: &AppState, req: &Request) -> Result<Response, Ap
         created_after,
         created_before,
     };
-    let orders = state.inventory.list_orders(filter, page).await?;
+    // One query: a row past the page says whether a next page exists.
+    let (orders, more) = page.split(
+        state
+            .inventory
+            .list_orders(filter, page.and_one_more())
+            .await?,
+    );
     let link = match orders.last() {
-        Some(last)
-            if orders.len() == page.limit() as usize
-                && !state
-                    .inventory
-                    .list_orders(filter, probe_after(last.id))
-                    .await?
-                    .is_empty() =>
-        {
+        Some(last) if more => {
             let mut params = Vec::new();
             if let Some(s) = status {
                 params.push(("status", s.to_string()));

@@ -5,7 +5,7 @@ use inventory_core::{Adjustments, NewProduct, ProductBatch, ProductPatch};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::{created, json_list, next_link, page_from_query, probe_after};
+use super::{created, json_list, next_link, page_from_query};
 use crate::conditional::{if_match, with_etag};
 use crate::error::{ApiError, json_response};
 use crate::request::{QueryReader, Request, path_id};
@@ -15,23 +15,15 @@ pub(super) async fn list(state: &AppState, req: &Request) -> Result<Response, Ap
     let mut q = QueryReader::new(req);
     let page = page_from_query(&mut q);
     q.finish()?;
-    let products = state.inventory.list_products(page).await?;
+    // One query: a row past the page says whether a next page exists.
+    let (products, more) = page.split(state.inventory.list_products(page.and_one_more()).await?);
     let link = match products.last() {
-        Some(last)
-            if products.len() == page.limit() as usize
-                && !state
-                    .inventory
-                    .list_products(probe_after(last.id))
-                    .await?
-                    .is_empty() =>
-        {
-            Some(next_link(
-                &format!("{}/products", req.base),
-                &[],
-                last.id,
-                page.limit(),
-            ))
-        }
+        Some(last) if more => Some(next_link(
+            &format!("{}/products", req.base),
+            &[],
+            last.id,
+            page.limit(),
+        )),
         _ => None,
     };
     Ok(json_list(&products, link))
@@ -129,23 +121,20 @@ pub(super) async fn list_adjustments(
     let mut q = QueryReader::new(req);
     let page = page_from_query(&mut q);
     q.finish()?;
-    let movements = state.inventory.list_movements(id, page).await?;
+    // One query: a row past the page says whether a next page exists.
+    let (movements, more) = page.split(
+        state
+            .inventory
+            .list_movements(id, page.and_one_more())
+            .await?,
+    );
     let link = match movements.last() {
-        Some(last)
-            if movements.len() == page.limit() as usize
-                && !state
-                    .inventory
-                    .list_movements(id, probe_after(last.id))
-                    .await?
-                    .is_empty() =>
-        {
-            Some(next_link(
-                &format!("{}/products/{id}/adjustments", req.base),
-                &[],
-                last.id,
-                page.limit(),
-            ))
-        }
+        Some(last) if more => Some(next_link(
+            &format!("{}/products/{id}/adjustments", req.base),
+            &[],
+            last.id,
+            page.limit(),
+        )),
         _ => None,
     };
     Ok(json_list(&movements, link))
