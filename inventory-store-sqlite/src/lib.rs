@@ -87,8 +87,8 @@ pub struct SqliteStore {
 
 struct Inner {
     writer: Sender<writer::Msg>,
-    /// `None` for an in-memory database (readers could not see it) or `readers == 0`: reads then
-    /// go through the writer.
+    /// `None` for an in-memory database (readers could not see it) or `readers == 0`: reads
+    /// that find no lent connection idle then go through the writer.
     readers: Option<Readers>,
     /// Connections lent to callers for inline reads (`None` in memory).
     lent: Option<Lent>,

@@ -46,13 +46,15 @@ pub struct SqliteOptions {
     /// `false` gives each command its own transaction and sync, for comparison.
     pub group_commit: bool,
     /// Read-only connections, each on its own thread, serving reads in parallel with the writer
-    /// (default 4). With 0, reads are queued to the writer like writes.
+    /// (default 4), taking the reads that find no [`inline_readers`](Self::inline_readers)
+    /// connection idle. With 0, those reads are queued to the writer like writes.
     pub readers: usize,
     /// Read-only connections lent to the calling thread: a read that finds one idle runs at
     /// once where it was asked, with no hop to a reader thread, and holds up that thread (an
     /// async worker) while its statement runs; when all are busy it goes to the reader threads.
     /// Default: the machine's parallelism, at most 8 (one per async worker is enough, since an
-    /// inline read never waits on anything else). With 0, every read goes to the reader threads.
+    /// inline read never waits on anything else). With 0, every read goes to the reader threads
+    /// (or, with no readers either, to the writer).
     pub inline_readers: usize,
     /// How long a connection waits for a lock held by another process before failing with
     /// "busy" (default 5 s).

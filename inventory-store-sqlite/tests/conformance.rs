@@ -2,14 +2,19 @@
 //! default options (WAL, synchronous=FULL, group commit, inline reads with reader threads
 //! behind them).
 
-use inventory_store_sqlite::SqliteStore;
+use inventory_store_sqlite::{SqliteOptions, SqliteStore};
 
-async fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
+/// A store on a fresh database file, opened with `options`.
+async fn store_with(options: SqliteOptions) -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(dir.path().join("inventory.db"))
+    let store = SqliteStore::open_with(dir.path().join("inventory.db"), options)
         .await
         .expect("open store");
     (store, dir)
+}
+
+async fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
+    store_with(SqliteOptions::default()).await
 }
 
 inventory_core::store_conformance_tests!(fresh_store);
@@ -20,15 +25,11 @@ mod without_group_commit {
     use inventory_store_sqlite::{SqliteOptions, SqliteStore};
 
     async fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("temp dir");
         let options = SqliteOptions::default()
             .group_commit(false)
             .readers(0)
             .inline_readers(0);
-        let store = SqliteStore::open_with(dir.path().join("inventory.db"), options)
-            .await
-            .expect("open");
-        (store, dir)
+        super::store_with(options).await
     }
 
     inventory_core::store_conformance_tests!(fresh_store);
@@ -40,12 +41,7 @@ mod reader_threads_only {
     use inventory_store_sqlite::{SqliteOptions, SqliteStore};
 
     async fn fresh_store() -> (SqliteStore, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let options = SqliteOptions::default().inline_readers(0);
-        let store = SqliteStore::open_with(dir.path().join("inventory.db"), options)
-            .await
-            .expect("open");
-        (store, dir)
+        super::store_with(SqliteOptions::default().inline_readers(0)).await
     }
 
     inventory_core::store_conformance_tests!(fresh_store);
