@@ -81,6 +81,25 @@ json 422 POST /orders -d "{\"lines\":[{\"product_id\":$A_ID,\"quantity\":0}]}"
 call 200 GET "/orders?product_id=$B_ID"
 call 204 DELETE "/orders/$CART_ID"
 
+echo "== locations"
+# Location 1, `default`, always exists: it holds every product's seed `stock`.
+json 201 POST /locations -d "{\"code\":\"CURL-EAST-$RUN\",\"name\":\"East warehouse\",\"priority\":1}"
+EAST_ID=$(field id)
+json 409 POST /locations -d "{\"code\":\"CURL-EAST-$RUN\",\"name\":\"Again\"}"
+call 200 GET /locations
+call 200 GET "/locations/$EAST_ID"
+call 404 GET /locations/99999999
+# Three units of A move east (a transfer_out and a transfer_in ledger row); B gets a delivery there.
+json 200 POST /transfers -d "{\"product_id\":$A_ID,\"from_location_id\":1,\"to_location_id\":$EAST_ID,\"quantity\":3}"
+json 409 POST /transfers -d "{\"product_id\":$A_ID,\"from_location_id\":1,\"to_location_id\":$EAST_ID,\"quantity\":99}"
+json 200 POST "/products/$B_ID/adjustments" -d "{\"delta\":4,\"reason\":\"delivery\",\"location_id\":$EAST_ID}"
+# A three-line cart across two locations: A's line is taken east (named), B's and C's are
+# allocated by the engine (one location when one can serve the whole line, else split).
+json 201 POST /orders -d "{\"lines\":[{\"product_id\":$A_ID,\"quantity\":2,\"location_id\":$EAST_ID},{\"product_id\":$B_ID,\"quantity\":6},{\"product_id\":$C_ID,\"quantity\":1}]}"
+call 200 GET "/products/$A_ID/levels"
+call 200 GET "/products/$B_ID/levels"
+call 404 GET /products/99999999/levels
+
 echo "== operations"
 call 200 GET /health
 call 200 GET /metrics

@@ -19,13 +19,27 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::units::{Quantity, RangeError, Stock};
 
 /// A product's stock at one location: what is on the shelf and what PENDING and PAID orders
-/// hold of it. `available = on_hand − committed`, never negative by construction.
+/// hold of it. `available = on_hand − committed`, never negative by construction. In JSON
+/// (`GET /products/{id}/levels`): `location_id`, `priority`, `on_hand`, `committed`, `available`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocationLevel {
     location_id: i64,
     priority: i32,
     on_hand: Stock,
     committed: Stock,
+}
+
+impl serde::Serialize for LocationLevel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("LocationLevel", 5)?;
+        st.serialize_field("location_id", &self.location_id)?;
+        st.serialize_field("priority", &self.priority)?;
+        st.serialize_field("on_hand", &self.on_hand)?;
+        st.serialize_field("committed", &self.committed)?;
+        st.serialize_field("available", &self.available())?;
+        st.end()
+    }
 }
 
 /// Why a level cannot be.
@@ -158,7 +172,7 @@ pub struct Cart {
 }
 
 /// Units taken from one location for one line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Allocation {
     /// The location.
     pub location_id: i64,

@@ -11,8 +11,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::allocation::LocationLevel;
 use crate::error::Error;
 use crate::ledger::Adjustment;
+use crate::location::{LevelChange, available_at};
 use crate::product::{NewProduct, Product};
 use crate::units::{Stock, StockDelta};
 use crate::validation::{FieldError, JsonType, PathSegment, Problem, ValidationErrors};
@@ -370,6 +372,56 @@ impl Adjustments {
         self.0
             .iter()
             .try_fold(current, |stock, a| a.apply_to(product_id, stock))
+    }
+
+    /// Decides the whole list on the product's stock `current` and its `levels` (read under its
+    /// lock): the stock after the last one, and one [`LevelChange`] per adjustment (its units
+    /// on or off the shelf of its location), or the refusal of the first that would take the
+    /// product out of range ([`Adjustments::apply_to`]) or its location's available units below
+    /// zero ([`Error::InsufficientStock`] with what was available there). Units promised to
+    /// orders cannot be adjusted away.
+    pub fn plan(
+        &self,
+        product_id: i64,
+        current: Stock,
+        levels: &[LocationLevel],
+    ) -> Result<(Stock, Vec<LevelChange>), Error> {
+        let mut stock = current;
+        // Per location touched: (available, on hand), as the list goes.
+        let mut at: HashMap<i64, (i64, i64)> = HashMap::new();
+        let mut changes = Vec::with_capacity(self.0.len());
+        for a in &self.0 {
+            stock = a.apply_to(product_id, stock)?;
+            let loc = a.location();
+            let (available, on_hand) = at.entry(loc).or_insert_with(|| {
+                let level = levels.iter().find(|l| l.location_id() == loc);
+                (
+                    available_at(levels, loc),
+                    level.map_or(0, |l| l.on_hand().get()),
+                )
+            });
+            if *available + a.delta().get() < 0 {
+                return Err(Error::InsufficientStock {
+                    product_id,
+                    requested: a.delta().removed(),
+                    available: Stock::new(*available).unwrap_or(Stock::ZERO),
+                    shortages: Vec::new(),
+                });
+            }
+            // Units promised to orders are on the shelf too: the shelf has the same maximum.
+            if *on_hand + a.delta().get() > crate::MAX_STOCK {
+                return Err(Error::StockAboveMaximum { product_id });
+            }
+            *available += a.delta().get();
+            *on_hand += a.delta().get();
+            changes.push(LevelChange {
+                product_id,
+                location_id: loc,
+                on_hand: a.delta(),
+                committed: StockDelta::ZERO,
+            });
+        }
+        Ok((stock, changes))
     }
 
     /// Reads a `POST /products/{id}/adjustments` body: one adjustment `{"delta": …,

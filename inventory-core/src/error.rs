@@ -61,6 +61,21 @@ pub enum Error {
         /// The id asked for.
         id: i64,
     },
+    /// Another location already has this code.
+    #[error("Location with code '{code}' already exists")]
+    DuplicateLocationCode {
+        /// The code taken.
+        code: crate::location::LocationCode,
+    },
+    /// Writing the seed's `stock` would take the default location below zero: the stock asked
+    /// for is less than the units available at the product's other locations.
+    #[error("Stock cannot be set below the {elsewhere} units available at other locations")]
+    StockAtOtherLocations {
+        /// The product.
+        product_id: i64,
+        /// Units available at its other locations.
+        elsewhere: Stock,
+    },
     /// A stock change would take the product above [`crate::MAX_STOCK`].
     #[error("stock would exceed its maximum")]
     StockAboveMaximum {

@@ -27,17 +27,23 @@ pub enum MovementKind {
     OrderCanceled,
     /// An unpaid order expired and returned its units.
     Expired,
+    /// Units left this location for another (`POST /transfers`).
+    TransferOut,
+    /// Units arrived from another location.
+    TransferIn,
 }
 
 impl MovementKind {
     /// Every kind.
-    pub const ALL: [MovementKind; 6] = [
+    pub const ALL: [MovementKind; 8] = [
         MovementKind::Initial,
         MovementKind::Adjustment,
         MovementKind::Set,
         MovementKind::OrderPlaced,
         MovementKind::OrderCanceled,
         MovementKind::Expired,
+        MovementKind::TransferOut,
+        MovementKind::TransferIn,
     ];
 
     /// The stored name.
@@ -49,6 +55,8 @@ impl MovementKind {
             MovementKind::OrderPlaced => "order_placed",
             MovementKind::OrderCanceled => "order_canceled",
             MovementKind::Expired => "expired",
+            MovementKind::TransferOut => "transfer_out",
+            MovementKind::TransferIn => "transfer_in",
         }
     }
 
@@ -67,11 +75,24 @@ impl MovementKind {
         }
     }
 
-    /// Whether the invariant counts it as "initial + adjustments" (the others follow orders).
+    /// Whether the invariant counts it as "initial + adjustments" (the others follow orders;
+    /// a transfer's two rows cancel out over the product's locations).
     pub fn is_manual(self) -> bool {
         matches!(
             self,
-            MovementKind::Initial | MovementKind::Adjustment | MovementKind::Set
+            MovementKind::Initial
+                | MovementKind::Adjustment
+                | MovementKind::Set
+                | MovementKind::TransferOut
+                | MovementKind::TransferIn
+        )
+    }
+
+    /// Whether its rows name an order.
+    pub fn has_order(self) -> bool {
+        matches!(
+            self,
+            MovementKind::OrderPlaced | MovementKind::OrderCanceled | MovementKind::Expired
         )
     }
 }
@@ -91,12 +112,21 @@ pub struct StockMovement {
     pub reason: String,
     /// The order, for order movements.
     pub order_id: Option<i64>,
+    /// The location whose available units moved ([`crate::DEFAULT_LOCATION`] for every row
+    /// written before stock was kept per location).
+    #[serde(default = "default_location")]
+    pub location_id: i64,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
-/// A manual stock adjustment: `{"delta": -3, "reason": "damaged"}`.
+fn default_location() -> i64 {
+    crate::location::DEFAULT_LOCATION
+}
+
+/// A manual stock adjustment: `{"delta": -3, "reason": "damaged"}`, at the default location, or
+/// at another with `"location_id": 2`.
 ///
 /// ```
 /// use inventory_core::{Adjustment, Reason, StockDelta};
@@ -109,6 +139,7 @@ pub struct StockMovement {
 pub struct Adjustment {
     delta: StockDelta,
     reason: Reason,
+    location_id: Option<i64>,
 }
 
 impl Adjustment {
@@ -117,7 +148,28 @@ impl Adjustment {
         if delta.get() == 0 {
             return Err(RangeError::Zero);
         }
-        Ok(Adjustment { delta, reason })
+        Ok(Adjustment {
+            delta,
+            reason,
+            location_id: None,
+        })
+    }
+
+    /// The same adjustment at `location_id` instead of the default location.
+    pub fn at(mut self, location_id: i64) -> Adjustment {
+        self.location_id = Some(location_id);
+        self
+    }
+
+    /// The location it applies at, as the caller named it.
+    pub fn location_id(&self) -> Option<i64> {
+        self.location_id
+    }
+
+    /// The location it applies at: the one named, else [`crate::DEFAULT_LOCATION`].
+    pub fn location(&self) -> i64 {
+        self.location_id
+            .unwrap_or(crate::location::DEFAULT_LOCATION)
     }
 
     /// Units to add (negative: remove).
@@ -157,9 +209,14 @@ impl Adjustment {
             Ok(delta)
         });
         let reason = r.required("reason", |v| Ok(Reason::parse(validation::string(v)?)?));
-        r.finish(&["delta", "reason"], false)?;
+        let location_id = r.optional("location_id", crate::order::id_field);
+        r.finish(&["delta", "reason", "location_id"], false)?;
         match (delta, reason) {
-            (Some(delta), Some(reason)) => Ok(Adjustment { delta, reason }),
+            (Some(delta), Some(reason)) => Ok(Adjustment {
+                delta,
+                reason,
+                location_id,
+            }),
             _ => Err(validation::internal_inconsistency()),
         }
     }

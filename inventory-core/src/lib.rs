@@ -42,6 +42,7 @@ mod invariants;
 mod inventory;
 mod json;
 mod ledger;
+mod location;
 mod memory;
 mod money;
 mod order;
@@ -66,10 +67,14 @@ pub use batch::{
 };
 pub use error::{BoxError, Error, Result};
 pub use history::{ChangeSource, OrderEvent};
-pub use invariants::InvariantViolation;
+pub use invariants::{InvariantViolation, LevelViolation};
 pub use inventory::{Inventory, WebhookOutcome};
 pub use json::parse_json_body;
 pub use ledger::{Adjustment, MovementKind, StockMovement};
+pub use location::{
+    DEFAULT_LOCATION, LevelChange, Location, LocationCode, LocationName, NewLocation,
+    PRIORITY_RANGE, Transfer, TransferError,
+};
 pub use memory::MemoryStore;
 pub use money::{Amount, MAX_CENTS, Money, MoneyError};
 pub use order::{NewOrder, Order, OrderFilter, OrderLine, Page, status_update_from_json};

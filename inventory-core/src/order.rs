@@ -53,7 +53,7 @@ impl Order {
 }
 
 /// One line of a stored order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     /// The product ordered.
     pub product_id: i64,
@@ -63,6 +63,11 @@ pub struct OrderLine {
     pub unit_price: Money,
     /// `unit_price × quantity` ([`Money::times`]).
     pub total: Amount,
+    /// Where its units were taken from, as allocated when it was placed (and where a cancel
+    /// returns them), by ascending location id. Empty only in idempotency snapshots taken
+    /// before locations existed.
+    #[serde(default)]
+    pub allocations: Vec<crate::allocation::Allocation>,
 }
 
 impl OrderLine {
@@ -73,6 +78,7 @@ impl OrderLine {
             quantity,
             unit_price,
             total: unit_price.times(quantity),
+            allocations: Vec::new(),
         }
     }
 }

@@ -34,11 +34,11 @@ pub(crate) struct OrderJson {
 
 impl From<Order> for OrderJson {
     fn from(o: Order) -> Self {
-        let single = o.single_line().copied();
+        let single = o.single_line().cloned();
         OrderJson {
             id: o.id,
-            product_id: single.map(|l| l.product_id),
-            quantity: single.map(|l| l.quantity),
+            product_id: single.as_ref().map(|l| l.product_id),
+            quantity: single.as_ref().map(|l| l.quantity),
             status: o.status,
             unit_price: single.map(|l| l.unit_price),
             total: o.total,

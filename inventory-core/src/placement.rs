@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::allocation::{Cart, CartError, CartLine, Shortage};
+use crate::allocation::{Cart, CartError, CartLine, LocationLevel};
 use crate::batch::{list_field, parse_items};
 use crate::error::Error;
+use crate::location::LevelChange;
 use crate::money::{Amount, Money, MoneyError};
 use crate::order::{NewOrder, Order, OrderLine, id_field, quantity_field};
 use crate::status::OrderStatus;
@@ -20,19 +21,23 @@ use crate::units::{Stock, StockDelta};
 use crate::validation::{BodyReader, FieldError, PathSegment, Problem, ValidationErrors};
 use crate::version::Version;
 
-/// A product as a store read it for a placement: its stock and its price now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A product as a store read it for a placement: its stock, its price, and its levels at
+/// every location it has one (read under its lock).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StockedProduct {
-    /// Units in stock.
+    /// Units available, over every location (the product's `stock`).
     pub stock: Stock,
     /// The price each line of it is charged.
     pub price: Money,
+    /// Its levels, any order.
+    pub levels: Vec<LocationLevel>,
 }
 
-/// One line as placed: the order line, and the product's stock once it is taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One line as placed: the order line (with its allocations), and the product's stock once it
+/// is taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacedLine {
-    /// The order line (product, quantity, unit price, total).
+    /// The order line (product, quantity, unit price, total, allocations).
     pub line: OrderLine,
     /// The product's stock after this line (and every earlier line of the same product).
     pub stock_left: Stock,
@@ -45,7 +50,7 @@ impl PlacedLine {
     }
 }
 
-/// What [`Cart::place`] decided: every line served, and the order's total.
+/// What [`Cart::place`] decided: every line served from where, and the order's total.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
     lines: Vec<PlacedLine>,
@@ -72,6 +77,24 @@ impl Placement {
             .collect()
     }
 
+    /// The level changes to write, one per allocation, in line order: each allocation's units
+    /// committed at its location, with an `order_placed` ledger row of its
+    /// [`LevelChange::available`] (minus the units).
+    pub fn level_changes(&self) -> Vec<LevelChange> {
+        self.lines
+            .iter()
+            .flat_map(|l| {
+                let product_id = l.line.product_id;
+                l.line.allocations.iter().map(move |a| LevelChange {
+                    product_id,
+                    location_id: a.location_id,
+                    on_hand: StockDelta::ZERO,
+                    committed: StockDelta::returning(a.quantity),
+                })
+            })
+            .collect()
+    }
+
     /// The order a store inserted from this placement, with the id it assigned: PENDING,
     /// version 1, created and updated `at`.
     pub fn into_order(self, id: i64, at: OffsetDateTime) -> Order {
@@ -95,7 +118,8 @@ impl From<NewOrder> for Cart {
 
 impl Cart {
     /// Reads a `POST /orders` body: `{"lines": [{"product_id": 1, "quantity": 2}, ...]}` (1 to
-    /// [`Cart::MAX_LINES`] lines; lines of the same product are merged, quantities summed), or
+    /// [`Cart::MAX_LINES`] lines, each optionally naming the `location_id` to take it from;
+    /// lines of the same product and location are merged, quantities summed), or
     /// the seed's one-line form `{"product_id": 1, "quantity": 3}`. Every invalid, missing or
     /// unknown field is reported, lines by index (`lines.2.quantity`).
     ///
@@ -137,57 +161,69 @@ impl Cart {
     }
 
     /// Decides the placement from `products` (each of the cart's products, read under its
-    /// lock): every line priced at its product's price and taken from its stock in line order,
-    /// so two lines of one product draw on the same units; or, with nothing to write:
+    /// lock, with its levels): every line priced at its product's price and allocated by
+    /// [`Cart::allocate`], so two lines of one product draw on the same units; or, with nothing
+    /// to write:
     ///
-    /// - [`Error::LocationNotFound`] for a line naming a location (stock is not kept per
-    ///   location yet, so no location exists);
     /// - [`Error::ProductNotFound`] for the first line whose product is not in `products`;
     /// - [`Error::InsufficientStock`], its fields naming the first short line and, for a cart
     ///   of more than one line, `shortages` listing every short line;
     /// - a validation error on `lines` when the total would exceed [`Amount::MAX_CENTS`].
+    ///
+    /// A line naming a location the product has no level at is short (nothing there); whether
+    /// the location exists at all is [`crate::Inventory`]'s check, before the store is asked.
     pub fn place(&self, products: &BTreeMap<i64, StockedProduct>) -> Result<Placement, Error> {
-        let mut left: BTreeMap<i64, Stock> = BTreeMap::new();
-        let mut placed = Vec::with_capacity(self.lines().len());
-        let mut short = Vec::new();
-        let mut total = 0i64;
-        for (i, line) in self.lines().iter().enumerate() {
-            if let Some(id) = line.location_id() {
-                return Err(Error::LocationNotFound { id });
-            }
+        for line in self.lines() {
             let id = line.product_id();
-            let p = products.get(&id).ok_or(Error::ProductNotFound { id })?;
-            let stock = left.entry(id).or_insert(p.stock);
-            let taken = StockDelta::taking(line.quantity());
-            match stock.apply(taken) {
-                Ok(after) => {
-                    *stock = after;
-                    let line = OrderLine::new(id, line.quantity(), p.price);
-                    total = total.saturating_add(line.total.cents());
-                    placed.push(PlacedLine {
-                        line,
-                        stock_left: after,
-                    });
-                }
-                Err(_) => short.push(Shortage {
-                    line: i,
-                    product_id: id,
-                    location_id: None,
-                    requested: line.quantity().get(),
-                    available: stock.get(),
-                }),
+            if !products.contains_key(&id) {
+                return Err(Error::ProductNotFound { id });
             }
         }
-        if let Some(first) = short.first().copied() {
-            // A one-line order's refusal is the seed's: its fields say it all.
-            if self.lines().len() == 1 {
-                short.clear();
+        let levels: BTreeMap<i64, Vec<LocationLevel>> = products
+            .iter()
+            .map(|(id, p)| (*id, p.levels.clone()))
+            .collect();
+        let allocations = match self.allocate(&levels) {
+            Ok(allocations) => allocations,
+            Err(mut short) => {
+                let first = short[0];
+                // A one-line order's refusal is the seed's: its fields say it all.
+                if self.lines().len() == 1 {
+                    short.clear();
+                }
+                return Err(Error::InsufficientStock {
+                    product_id: first.product_id,
+                    requested: Stock::new(first.requested).unwrap_or(Stock::ZERO),
+                    available: Stock::new(first.available).unwrap_or(Stock::ZERO),
+                    shortages: short,
+                });
             }
-            return Err(Error::InsufficientStock {
-                product_id: first.product_id,
-                requested: Stock::new(first.requested).unwrap_or(Stock::ZERO),
-                available: Stock::new(first.available).unwrap_or(Stock::ZERO),
-                shortages: short,
+        };
+        let mut left: BTreeMap<i64, Stock> = BTreeMap::new();
+        let mut placed = Vec::with_capacity(self.lines().len());
+        let mut total = 0i64;
+        for (line, allocations) in self.lines().iter().zip(allocations) {
+            let id = line.product_id();
+            let p = &products[&id];
+            let stock = left.entry(id).or_insert(p.stock);
+            // The levels served it, so the product's stock (their sum) must too.
+            *stock = stock
+                .apply(StockDelta::taking(line.quantity()))
+                .map_err(|_| {
+                    Error::backend(format!(
+                        "product {id}: stock {} disagrees with its levels",
+                        p.stock
+                    ))
+                })?;
+            let mut order_line = OrderLine::new(id, line.quantity(), p.price);
+            // By location id: the order a store reads them back in (its key's).
+            let mut allocations = allocations;
+            allocations.sort_by_key(|a| a.location_id);
+            order_line.allocations = allocations;
+            total = total.saturating_add(order_line.total.cents());
+            placed.push(PlacedLine {
+                line: order_line,
+                stock_left: *stock,
             });
         }
         let total = Amount::from_cents(total).map_err(|e: MoneyError| {
@@ -207,9 +243,12 @@ impl Cart {
 ///
 /// ```
 /// use std::collections::BTreeMap;
-/// use inventory_core::{Cart, CartLine, Quantity, Stock, StockedProduct, place_in_turn};
+/// use inventory_core::{Cart, CartLine, LocationLevel, Quantity, Stock, StockedProduct,
+///                      place_in_turn};
 /// let one = |q| Cart::one(CartLine::new(1, Quantity::new(q).unwrap()));
-/// let stocked = StockedProduct { stock: Stock::new(5)?, price: "2.50".parse()? };
+/// let shelf = LocationLevel::new(1, 0, Stock::new(5)?, Stock::ZERO)?;
+/// let stocked = StockedProduct { stock: Stock::new(5)?, price: "2.50".parse()?,
+///                                levels: vec![shelf] };
 /// let products = BTreeMap::from([(1, stocked)]);
 /// let (decisions, left) = place_in_turn(&[one(3), one(3), one(2)], &products);
 /// assert!(decisions[0].is_ok() && decisions[1].is_err() && decisions[2].is_ok());
@@ -233,6 +272,11 @@ pub fn place_in_turn<'a>(
                     }
                     left.insert(id, stock);
                 }
+                for change in placement.level_changes() {
+                    if let Some(p) = now.get_mut(&change.product_id) {
+                        commit_at(&mut p.levels, &change);
+                    }
+                }
             }
             decision
         })
@@ -240,14 +284,29 @@ pub fn place_in_turn<'a>(
     (decisions, left)
 }
 
+/// `levels` once `change` (a commitment core decided on them) is applied.
+fn commit_at(levels: &mut [LocationLevel], change: &LevelChange) {
+    if let Some(l) = levels
+        .iter_mut()
+        .find(|l| l.location_id() == change.location_id)
+        && let Ok(after) = change.apply_to(Some(l), l.priority())
+    {
+        *l = after;
+    }
+}
+
 /// One line of a `lines` list.
 fn line_from_json(v: &Value) -> Result<CartLine, ValidationErrors> {
     let mut r = BodyReader::new(v);
     let product_id = r.required("product_id", id_field);
     let quantity = r.required("quantity", quantity_field);
-    r.finish(&["product_id", "quantity"], false)?;
+    let location_id = r.optional("location_id", id_field);
+    r.finish(&["product_id", "quantity", "location_id"], false)?;
     match (product_id, quantity) {
-        (Some(p), Some(q)) => Ok(CartLine::new(p, q)),
+        (Some(p), Some(q)) => {
+            let line = CartLine::new(p, q);
+            Ok(location_id.map_or(line, |loc| line.at(loc)))
+        }
         _ => Err(crate::validation::internal_inconsistency()),
     }
 }
@@ -258,9 +317,11 @@ mod tests {
     use crate::units::Quantity;
 
     fn stocked(stock: i64, price: &str) -> StockedProduct {
+        let stock = Stock::new(stock).expect("stock");
         StockedProduct {
-            stock: Stock::new(stock).expect("stock"),
+            stock,
             price: price.parse().expect("price"),
+            levels: vec![LocationLevel::new(1, 0, stock, Stock::ZERO).expect("level")],
         }
     }
 

@@ -8,13 +8,14 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::allocation::Cart;
+use crate::allocation::{Cart, LocationLevel};
 use crate::batch::{Adjustments, BatchOutcome, ProductBatch};
 use crate::error::Error;
 use crate::error::Result;
 use crate::history::OrderEvent;
 use crate::idempotency::{IdempotencyKey, Idempotent};
 use crate::ledger::StockMovement;
+use crate::location::{Location, NewLocation, Transfer};
 use crate::order::{Order, OrderFilter, Page};
 use crate::product::{NewProduct, Product, ProductPatch};
 use crate::status::StatusChange;
@@ -225,6 +226,29 @@ pub trait Store: Send + Sync + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<()>;
 
+    /// Creates a location; a taken code is [`crate::Error::DuplicateLocationCode`].
+    async fn create_location(&self, location: NewLocation) -> Result<Location>;
+
+    /// Every location, by ascending id (the default one first). Locations are never deleted.
+    async fn list_locations(&self) -> Result<Vec<Location>>;
+
+    /// Reads a location, or [`crate::Error::LocationNotFound`].
+    async fn get_location(&self, id: i64) -> Result<Location>;
+
+    /// A product's level at every location it has one, by location id, each with its
+    /// location's priority; [`crate::Error::ProductNotFound`] if it does not exist.
+    async fn product_levels(&self, product_id: i64) -> Result<Vec<LocationLevel>>;
+
+    /// Moves units between two locations of one product in one step: under the product's lock,
+    /// reads its levels, asks [`Transfer::plan`], and writes both level changes with a
+    /// `transfer_out` and a `transfer_in` ledger row. An unknown product or location, or a
+    /// refusal, changes nothing. Returns the product's levels after.
+    async fn transfer_stock(
+        &self,
+        transfer: &Transfer,
+        at: OffsetDateTime,
+    ) -> Result<Vec<LocationLevel>>;
+
     /// Finishes queued writes and releases connections; called once at shutdown. Operations
     /// after it may fail. The default does nothing.
     async fn close(&self) -> Result<()> {
@@ -331,6 +355,25 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     async fn ping(&self) -> Result<()> {
         (**self).ping().await
+    }
+    async fn create_location(&self, location: NewLocation) -> Result<Location> {
+        (**self).create_location(location).await
+    }
+    async fn list_locations(&self) -> Result<Vec<Location>> {
+        (**self).list_locations().await
+    }
+    async fn get_location(&self, id: i64) -> Result<Location> {
+        (**self).get_location(id).await
+    }
+    async fn product_levels(&self, product_id: i64) -> Result<Vec<LocationLevel>> {
+        (**self).product_levels(product_id).await
+    }
+    async fn transfer_stock(
+        &self,
+        transfer: &Transfer,
+        at: OffsetDateTime,
+    ) -> Result<Vec<LocationLevel>> {
+        (**self).transfer_stock(transfer, at).await
     }
     async fn close(&self) -> Result<()> {
         (**self).close().await

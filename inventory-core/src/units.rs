@@ -167,6 +167,9 @@ deserialize_via_new!(Stock);
 pub struct StockDelta(i64);
 
 impl StockDelta {
+    /// No change.
+    pub const ZERO: StockDelta = StockDelta(0);
+
     /// Checks and wraps a change.
     pub fn new(n: i64) -> Result<StockDelta, RangeError> {
         within(n, -MAX_STOCK, MAX_STOCK).map(StockDelta)

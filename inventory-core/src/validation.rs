@@ -98,6 +98,9 @@ pub enum Problem {
     /// A list that cannot be a batch: its length, or an item repeating another's key.
     #[error(transparent)]
     Batch(#[from] BatchError),
+    /// A transfer that moves nothing anywhere.
+    #[error(transparent)]
+    Transfer(#[from] crate::location::TransferError),
 }
 
 /// One invalid input: where it is inside the input, and what is wrong.

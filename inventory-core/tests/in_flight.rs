@@ -11,9 +11,9 @@ use inventory_core::testing::{new_order, new_product, t0};
 use inventory_core::time::OffsetDateTime;
 use inventory_core::webhook::EventId;
 use inventory_core::{
-    Adjustments, BatchOutcome, Cart, Error, Inventory, MemoryStore, NewProduct, Order, OrderEvent,
-    OrderFilter, Page, Product, ProductBatch, ProductPatch, Result, StatusChange, StockMovement,
-    Store,
+    Adjustments, BatchOutcome, Cart, Error, Inventory, Location, LocationLevel, MemoryStore,
+    NewLocation, NewProduct, Order, OrderEvent, OrderFilter, Page, Product, ProductBatch,
+    ProductPatch, Result, StatusChange, StockMovement, Store, Transfer,
 };
 use tokio::sync::{Notify, Semaphore};
 
@@ -117,6 +117,25 @@ impl Store for GatedStore {
     }
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
+    }
+    async fn create_location(&self, location: NewLocation) -> Result<Location> {
+        self.inner.create_location(location).await
+    }
+    async fn list_locations(&self) -> Result<Vec<Location>> {
+        self.inner.list_locations().await
+    }
+    async fn get_location(&self, id: i64) -> Result<Location> {
+        self.inner.get_location(id).await
+    }
+    async fn product_levels(&self, product_id: i64) -> Result<Vec<LocationLevel>> {
+        self.inner.product_levels(product_id).await
+    }
+    async fn transfer_stock(
+        &self,
+        transfer: &Transfer,
+        at: OffsetDateTime,
+    ) -> Result<Vec<LocationLevel>> {
+        self.inner.transfer_stock(transfer, at).await
     }
 }
 

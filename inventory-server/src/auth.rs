@@ -34,14 +34,15 @@ impl ApiKeys {
         !self.digests.is_empty()
     }
 
-    /// Whether a request needs a key: writes (POST, PUT, DELETE, PATCH) on products and orders.
+    /// Whether a request needs a key: writes (POST, PUT, DELETE, PATCH) on products, orders,
+    /// locations and transfers.
     /// Reads stay open; the payment webhook has its own signature.
     pub fn required(&self, method: &Method, segments: &[String]) -> bool {
         self.enabled()
             && !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
             && matches!(
                 segments.first().map(String::as_str),
-                Some("products" | "orders")
+                Some("products" | "orders" | "locations" | "transfers")
             )
     }
 

@@ -22,17 +22,18 @@ pub async fn run(settings: &Settings) -> ExitCode {
     let _ = inventory.close().await;
     match result {
         Ok(violations) if violations.is_empty() => {
-            println!("ok: every product's stock matches its ledger and its orders");
+            println!(
+                "ok: every product's stock matches its ledger, its orders and its levels at each location"
+            );
             ExitCode::SUCCESS
         }
         Ok(violations) => {
             for v in &violations {
                 println!("violation: {v}");
             }
-            println!(
-                "{} product(s) violate the stock invariant",
-                violations.len()
-            );
+            let products: std::collections::BTreeSet<i64> =
+                violations.iter().map(|v| v.product_id).collect();
+            println!("{} product(s) violate the stock invariant", products.len());
             ExitCode::FAILURE
         }
         Err(e) => {

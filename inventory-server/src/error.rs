@@ -234,6 +234,8 @@ pub fn core_kind(e: &CoreError) -> &'static str {
         CoreError::OrderNotFound { .. } => "order_not_found",
         CoreError::LocationNotFound { .. } => "location_not_found",
         CoreError::DuplicateSku { .. } => "duplicate_sku",
+        CoreError::DuplicateLocationCode { .. } => "duplicate_location_code",
+        CoreError::StockAtOtherLocations { .. } => "stock_at_other_locations",
         CoreError::ProductHasOrders { .. } => "product_has_orders",
         CoreError::InsufficientStock { .. } => "insufficient_stock",
         CoreError::InvalidTransition(_) => "invalid_transition",
@@ -298,7 +300,11 @@ fn core_response(e: CoreError) -> Response {
         | CoreError::LocationNotFound { .. }) => {
             detail(StatusCode::NOT_FOUND, json!(e.to_string()))
         }
-        e @ CoreError::DuplicateSku { .. } => detail(StatusCode::CONFLICT, json!(e.to_string())),
+        e @ (CoreError::DuplicateSku { .. }
+        | CoreError::DuplicateLocationCode { .. }
+        | CoreError::StockAtOtherLocations { .. }) => {
+            detail(StatusCode::CONFLICT, json!(e.to_string()))
+        }
         CoreError::ProductHasOrders { id } => detail(
             StatusCode::CONFLICT,
             json!(format!(
@@ -323,12 +329,16 @@ fn core_response(e: CoreError) -> Response {
                 body["lines"] = shortages
                     .iter()
                     .map(|s| {
-                        json!({
+                        let mut line = json!({
                             "line": s.line,
                             "product_id": s.product_id,
                             "requested": s.requested,
                             "available": s.available,
-                        })
+                        });
+                        if let Some(location_id) = s.location_id {
+                            line["location_id"] = json!(location_id);
+                        }
+                        line
                     })
                     .collect();
             }

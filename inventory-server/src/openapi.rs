@@ -85,7 +85,8 @@ pub enum OrderStatus {
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"id": 7, "product_id": 1, "quantity": 3, "status": "PENDING",
     "unit_price": 49.99, "total": 149.97,
-    "lines": [{"product_id": 1, "quantity": 3, "unit_price": 49.99, "total": 149.97}],
+    "lines": [{"product_id": 1, "quantity": 3, "unit_price": 49.99, "total": 149.97,
+               "allocations": [{"location_id": 1, "quantity": 3}]}],
     "created_at": "2026-11-24T10:00:00Z", "updated_at": "2026-11-24T10:00:00Z"}))]
 pub struct Order {
     id: i64,
@@ -122,6 +123,44 @@ pub struct OrderLine {
     /// `unit_price × quantity`.
     #[schema(value_type = f64)]
     total: f64,
+    /// Where its units were taken from: one location when one could serve the whole line (by
+    /// priority), else split. A cancel returns them exactly there.
+    allocations: Vec<Allocation>,
+}
+
+/// Units of a line taken from one location.
+#[derive(Serialize, ToSchema)]
+pub struct Allocation {
+    location_id: i64,
+    quantity: i64,
+}
+
+/// A place stock is kept. Location 1, `default`, exists from the first migration on: the seed's
+/// `stock` lives there.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": 2, "code": "WH-EAST", "name": "East warehouse", "priority": 1}))]
+pub struct Location {
+    id: i64,
+    /// Unique.
+    code: String,
+    name: String,
+    /// Allocation order: lower first, ties by lower id.
+    priority: i32,
+}
+
+/// A product's stock at one location.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"location_id": 1, "priority": 0, "on_hand": 10, "committed": 3, "available": 7}))]
+pub struct LocationLevel {
+    location_id: i64,
+    /// The location's priority.
+    priority: i32,
+    /// On the shelf.
+    on_hand: i64,
+    /// Held by PENDING and PAID orders.
+    committed: i64,
+    /// `on_hand − committed`: what a new order or a transfer may take.
+    available: i64,
 }
 
 /// The webhook's answer.
@@ -138,15 +177,18 @@ pub struct WebhookResult {
 /// One row of a product's stock ledger.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"id": 3, "product_id": 1, "delta": -3, "kind": "adjustment",
-    "reason": "damaged", "order_id": null, "created_at": "2026-11-24T10:00:00Z"}))]
+    "reason": "damaged", "order_id": null, "location_id": 1, "created_at": "2026-11-24T10:00:00Z"}))]
 pub struct StockMovement {
     id: i64,
     product_id: i64,
+    /// The change of the available units at `location_id`.
     delta: i64,
-    /// `initial`, `adjustment`, `set`, `order_placed`, `order_canceled` or `expired`.
+    /// `initial`, `adjustment`, `set`, `order_placed`, `order_canceled`, `expired`,
+    /// `transfer_out` or `transfer_in`.
     kind: String,
     reason: String,
     order_id: Option<i64>,
+    location_id: i64,
     #[schema(format = DateTime)]
     created_at: String,
 }
@@ -270,6 +312,31 @@ fn doc_cancel_order() {}
     responses((status = 200, description = "Applied, already paid, or ignored", body = WebhookResult)))]
 fn doc_payment_webhook() {}
 
+#[utoipa::path(get, path = "/products/{product_id}/levels", tag = "locations",
+    params(("product_id" = i64, Path)),
+    description = "The product's stock at each location it has any: on hand, committed to PENDING and PAID orders, available. Its `stock` is the sum of `available`.",
+    responses((status = 200, description = "The levels, by location id", body = Vec<LocationLevel>)))]
+fn doc_product_levels() {}
+
+#[utoipa::path(post, path = "/locations", tag = "locations",
+    description = "Creates a location. Orders are allocated from the location with the lowest priority that can serve a whole line, else split across locations in priority order.",
+    responses((status = 201, description = "Created", body = Location, headers(("Location" = String, description = "`/locations/{id}`")))))]
+fn doc_create_location() {}
+
+#[utoipa::path(get, path = "/locations", tag = "locations",
+    responses((status = 200, description = "Every location, by id", body = Vec<Location>)))]
+fn doc_list_locations() {}
+
+#[utoipa::path(get, path = "/locations/{location_id}", tag = "locations",
+    params(("location_id" = i64, Path)),
+    responses((status = 200, description = "The location", body = Location)))]
+fn doc_get_location() {}
+
+#[utoipa::path(post, path = "/transfers", tag = "locations",
+    description = "Moves units of one product between two locations in one step, with a `transfer_out` and a `transfer_in` ledger row. Only available units move: units committed to orders stay.",
+    responses((status = 200, description = "The product's levels after the move", body = Vec<LocationLevel>)))]
+fn doc_transfer() {}
+
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = 200, description = "The database answers", body = Health)))]
 fn doc_health() {}
@@ -297,10 +364,12 @@ fn doc_redoc() {}
     paths(doc_create_product, doc_bulk_products, doc_adjust_stock, doc_list_adjustments, doc_order_events, doc_list_products, doc_get_product, doc_update_product,
           doc_delete_product, doc_create_order, doc_list_orders, doc_get_order, doc_update_order,
           doc_cancel_order, doc_payment_webhook, doc_health, doc_metrics, doc_openapi, doc_docs,
-          doc_redoc),
-    components(schemas(Product, BatchOutcome, BatchItem, Upserted, Order, OrderLine, OrderStatus, WebhookResult, Health, StockMovement, OrderEvent)),
+          doc_redoc, doc_product_levels, doc_create_location, doc_list_locations, doc_get_location,
+          doc_transfer),
+    components(schemas(Product, BatchOutcome, BatchItem, Upserted, Order, OrderLine, Allocation, Location, LocationLevel, OrderStatus, WebhookResult, Health, StockMovement, OrderEvent)),
     tags((name = "products", description = "Product management"),
          (name = "orders", description = "Order management"),
+         (name = "locations", description = "Stock per location: levels, transfers"),
          (name = "webhooks", description = "Payment webhooks"),
          (name = "operations", description = "Health, metrics and documentation")),
 )]

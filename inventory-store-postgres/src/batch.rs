@@ -3,9 +3,12 @@
 //!
 //! 1. The rows holding the batch's SKUs are read and locked in one statement, in SKU order
 //!    ([`ProductBatch::lock_order`]'s order), so two batches over the same SKUs queue.
-//! 2. Core decides each item on its row ([`inventory_core::NewProduct::upsert_onto`]).
-//! 3. The creates are one multi-row `INSERT … ON CONFLICT (sku) DO NOTHING` with their
-//!    `initial` ledger rows; the updates one `UPDATE … FROM UNNEST` and one ledger `INSERT`.
+//! 2. Core decides each item on its row ([`inventory_core::NewProduct::upsert_onto`]), and
+//!    where each changed stock goes on the levels of the locked rows
+//!    ([`inventory_core::LevelChange::set_stock`]): a refusal refuses the whole batch.
+//! 3. The creates are one multi-row `INSERT … ON CONFLICT (sku) DO NOTHING`, the updates one
+//!    `UPDATE … FROM UNNEST`; then every level change with its `initial` or `set` ledger row
+//!    in one statement ([`apply_levels`]).
 //! 4. A create that found its SKU taken (a concurrent transaction committed it after step 1;
 //!    the INSERT waited for it) is decided again on that row, one item at a time.
 //!
@@ -16,7 +19,8 @@ use std::collections::HashMap;
 
 use inventory_core::idempotency::{IdempotencyKey, Idempotent};
 use inventory_core::{
-    BatchItem, BatchOutcome, MovementKind, Product, ProductBatch, StockDelta, UpsertPlan,
+    BatchItem, BatchOutcome, LevelChange, MovementKind, Product, ProductBatch, StockDelta,
+    UpsertPlan,
 };
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
@@ -24,7 +28,8 @@ use tokio_postgres::types::ToSql;
 use crate::PostgresStore;
 use crate::error::{OpResult, corrupt};
 use crate::idempotency;
-use crate::products::{LOCK_BY_SKU_SQL, insert_new_product, write_product};
+use crate::locations::{Entry, apply_levels, read_levels};
+use crate::products::{LOCK_BY_SKU_SQL, insert_new_product, write_initial, write_product};
 use crate::rows::{self, product_columns};
 
 const LOCK_ALL_SQL: &str = concat!(
@@ -33,21 +38,14 @@ const LOCK_ALL_SQL: &str = concat!(
     " FROM products WHERE sku = ANY($1::text[]) ORDER BY sku FOR NO KEY UPDATE"
 );
 
-/// The creates, in SKU order, with their `initial` ledger rows (delta from the input).
+/// The creates, in SKU order; their levels and `initial` ledger rows follow.
 const INSERT_ALL_SQL: &str = concat!(
-    "WITH input AS (\
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) \
-         AS t(sku, name, price_cents, stock, delta)), \
-     created AS (\
-         INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) \
-         SELECT sku, name, price_cents, stock, $6, $6 FROM input ORDER BY sku \
-         ON CONFLICT (sku) DO NOTHING RETURNING ",
-    product_columns!(),
-    "), \
-     ledger AS (\
-         INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
-         SELECT c.id, i.delta, $7::text, $7::text, $6 FROM created c JOIN input i USING (sku)) \
-     SELECT * FROM created"
+    "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) \
+     SELECT sku, name, price_cents, stock, $5, $5 \
+     FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[]) \
+         AS t(sku, name, price_cents, stock) ORDER BY sku \
+     ON CONFLICT (sku) DO NOTHING RETURNING ",
+    product_columns!()
 );
 
 /// The updates core decided, each row at the version it carries.
@@ -55,10 +53,6 @@ const UPDATE_ALL_SQL: &str = "UPDATE products p SET name = u.name, price_cents =
      stock = u.stock, updated_at = $6, version = u.version \
      FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) \
      AS u(id, name, price_cents, stock, version) WHERE p.id = u.id";
-
-/// The `set` ledger rows of the updates whose stock changed.
-const SET_LEDGER_ALL_SQL: &str = "INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
-     SELECT id, delta, $3::text, $3::text, $4 FROM UNNEST($1::bigint[], $2::bigint[]) AS t(id, delta)";
 
 impl PostgresStore {
     pub(crate) async fn upsert_products_once(
@@ -88,9 +82,19 @@ impl PostgresStore {
             .iter()
             .map(|item| item.upsert_onto(found.get(item.sku().as_str())))
             .collect();
+        // Every changed stock's level, decided before anything is written.
+        let sets = plan_sets(&tx, &plans).await?;
 
         let created = insert_creates(&tx, batch, &plans, at).await?;
         write_updates(&tx, &plans, at).await?;
+        let made: Vec<&Product> = items
+            .iter()
+            .filter_map(|item| created.get(item.sku().as_str()))
+            .collect();
+        write_initial(&tx, &made, at).await?;
+        let entry = Entry::of(MovementKind::Set, at);
+        let sets: Vec<_> = sets.into_iter().map(|c| (c, entry)).collect();
+        apply_levels(&tx, &sets).await?;
 
         let mut outcome = Vec::with_capacity(items.len());
         for (item, plan) in items.iter().zip(plans) {
@@ -136,13 +140,8 @@ async fn insert_creates(
     let names: Vec<&str> = creates.iter().map(|p| p.name().as_str()).collect();
     let prices: Vec<i64> = creates.iter().map(|p| p.price().cents()).collect();
     let stocks: Vec<i64> = creates.iter().map(|p| p.stock().get()).collect();
-    let deltas: Vec<i64> = creates
-        .iter()
-        .map(|p| StockDelta::initial(p.stock()).get())
-        .collect();
-    let kind = MovementKind::Initial.as_str();
     let stmt = tx.prepare_cached(INSERT_ALL_SQL).await?;
-    let params: [&(dyn ToSql + Sync); 7] = [&skus, &names, &prices, &stocks, &deltas, &at, &kind];
+    let params: [&(dyn ToSql + Sync); 5] = [&skus, &names, &prices, &stocks, &at];
     for row in tx.query(&stmt, &params).await? {
         let p = rows::product(&row)?;
         made.insert(p.sku.as_str().to_owned(), p);
@@ -150,44 +149,62 @@ async fn insert_creates(
     Ok(made)
 }
 
-/// Writes every planned update in one statement, and their `set` ledger rows in another.
+/// Where each planned update's changed stock goes (core's [`LevelChange::set_stock`] on the
+/// levels of the rows the batch has locked), in plan order; the first refusal refuses all.
+async fn plan_sets(
+    tx: &deadpool_postgres::Transaction<'_>,
+    plans: &[UpsertPlan],
+) -> OpResult<Vec<LevelChange>> {
+    let moved: Vec<(i64, StockDelta)> = plans
+        .iter()
+        .filter_map(|plan| match plan {
+            UpsertPlan::Update {
+                product,
+                stock_delta: Some(delta),
+            } => Some((product.id, *delta)),
+            _ => None,
+        })
+        .collect();
+    if moved.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = moved.iter().map(|(id, _)| *id).collect();
+    let levels = read_levels(tx, &ids).await?;
+    moved
+        .into_iter()
+        .map(|(id, delta)| {
+            let at = levels.get(&id).map_or(&[][..], Vec::as_slice);
+            Ok(LevelChange::set_stock(id, delta, at)?)
+        })
+        .collect()
+}
+
+/// Writes every planned update in one statement (their levels are written with the creates').
 async fn write_updates(
     tx: &deadpool_postgres::Transaction<'_>,
     plans: &[UpsertPlan],
     at: OffsetDateTime,
 ) -> OpResult<()> {
-    let updates: Vec<(&Product, Option<StockDelta>)> = plans
+    let updates: Vec<&Product> = plans
         .iter()
         .filter_map(|plan| match plan {
-            UpsertPlan::Update {
-                product,
-                stock_delta,
-            } => Some((product, *stock_delta)),
+            UpsertPlan::Update { product, .. } => Some(product),
             _ => None,
         })
         .collect();
     if updates.is_empty() {
         return Ok(());
     }
-    let ids: Vec<i64> = updates.iter().map(|(p, _)| p.id).collect();
-    let names: Vec<&str> = updates.iter().map(|(p, _)| p.name.as_str()).collect();
-    let prices: Vec<i64> = updates.iter().map(|(p, _)| p.price.cents()).collect();
-    let stocks: Vec<i64> = updates.iter().map(|(p, _)| p.stock.get()).collect();
-    let versions: Vec<i64> = updates.iter().map(|(p, _)| p.version.get()).collect();
+    let ids: Vec<i64> = updates.iter().map(|p| p.id).collect();
+    let names: Vec<&str> = updates.iter().map(|p| p.name.as_str()).collect();
+    let prices: Vec<i64> = updates.iter().map(|p| p.price.cents()).collect();
+    let stocks: Vec<i64> = updates.iter().map(|p| p.stock.get()).collect();
+    let versions: Vec<i64> = updates.iter().map(|p| p.version.get()).collect();
     let stmt = tx.prepare_cached(UPDATE_ALL_SQL).await?;
     let params: [&(dyn ToSql + Sync); 6] = [&ids, &names, &prices, &stocks, &versions, &at];
     let written = tx.execute(&stmt, &params).await?;
     if written != ids.len() as u64 {
         return Err(corrupt("a locked product of the batch was not updated"));
-    }
-    let (moved, deltas): (Vec<i64>, Vec<i64>) = updates
-        .iter()
-        .filter_map(|(p, delta)| delta.map(|d| (p.id, d.get())))
-        .unzip();
-    if !moved.is_empty() {
-        let stmt = tx.prepare_cached(SET_LEDGER_ALL_SQL).await?;
-        let kind = MovementKind::Set.as_str();
-        tx.execute(&stmt, &[&moved, &deltas, &kind, &at]).await?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The unpaid-order expiry: applies core's expiry change (PENDING to CANCELED, as `expiry`, units
-//! back as `expired`) to old orders, safely from any number of instances sweeping at once.
+//! back where each order took them, as `expired`) to old orders, safely from any number of
+//! instances sweeping at once.
 
 use inventory_core::{MovementKind, Order, StatusChange};
 use time::OffsetDateTime;
@@ -7,6 +8,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::error::OpResult;
+use crate::locations::{Entry, apply_levels};
 use crate::rows::{self, order_columns, order_lines_of};
 
 /// The oldest due orders (in the change's `from` status, `$3`), locked. `SKIP LOCKED`: orders
@@ -31,28 +33,23 @@ const LOCK_PRODUCTS_SQL: &str = "SELECT id FROM products \
 
 /// Applies the change to the locked orders exactly as `change_status` would, in one statement:
 /// the compare-and-set on `$3` (always true under the locks, kept as the statement's own
-/// guarantee) moving them to `$4`, and, when the restock kind `$7` is not NULL, the units
-/// returned per product with a ledger row of that kind per line; each order's history row
-/// with source `$5` (event id `$6`). `sum` of BIGINT is NUMERIC, hence the cast.
+/// guarantee) moving them to `$4`, each order's history row with source `$5` (event id `$6`),
+/// and, when the restock kind `$7` is not NULL, each product's units returned to its stock.
+/// Returns the orders with their lines and allocations, oldest first: the level changes and
+/// their ledger rows follow ([`apply_levels`]). `sum` of BIGINT is NUMERIC, hence the cast.
 const EXPIRE_SQL: &str = concat!(
     "WITH moved AS (\
          UPDATE orders SET status = $4, updated_at = $2, version = version + 1 \
          WHERE id = ANY($1) AND status = $3 RETURNING ",
     order_columns!(),
     "), \
-     moved_lines AS (\
-         SELECT l.order_id, l.line, l.product_id, l.quantity, moved.created_at \
-         FROM moved JOIN order_lines l ON l.order_id = moved.id), \
      restored AS (\
          UPDATE products SET stock = products.stock + back.quantity, updated_at = $2, \
              version = products.version + 1 \
-         FROM (SELECT product_id, sum(quantity)::bigint AS quantity FROM moved_lines \
-               GROUP BY product_id) back \
+         FROM (SELECT l.product_id, sum(l.quantity)::bigint AS quantity \
+               FROM moved JOIN order_lines l ON l.order_id = moved.id \
+               GROUP BY l.product_id) back \
          WHERE products.id = back.product_id AND $7::text IS NOT NULL), \
-     ledger AS (\
-         INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
-         SELECT product_id, quantity, $7::text, $7::text, order_id, $2 FROM moved_lines \
-         WHERE $7::text IS NOT NULL ORDER BY created_at, order_id, line), \
      history AS (\
          INSERT INTO order_events \
              (order_id, from_status, to_status, source, event_id, created_at) \
@@ -106,6 +103,21 @@ impl PostgresStore {
             .iter()
             .map(rows::order)
             .collect::<OpResult<Vec<_>>>()?;
+        if change.moves_stock() {
+            // Shipping writes no ledger row, so its kind is never stored.
+            let kind = change.restock().unwrap_or(MovementKind::OrderPlaced);
+            let changes: Vec<_> = expired
+                .iter()
+                .flat_map(|order| {
+                    let entry = Entry::of(kind, at).order(order.id);
+                    change
+                        .level_changes(order)
+                        .into_iter()
+                        .map(move |c| (c, entry))
+                })
+                .collect();
+            apply_levels(&tx, &changes).await?;
+        }
         tx.commit().await?;
         Ok(expired)
     }

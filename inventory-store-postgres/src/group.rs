@@ -1,20 +1,21 @@
 //! Group commit: the keyless placements that arrive while earlier ones are being written are
-//! placed together, in one transaction of three statements, however many they are.
+//! placed together, in one transaction of the same four statements, however many they are.
 //!
 //! One transaction per order holds a hot product's row lock from its UPDATE to its commit (a
 //! WAL flush), so one SKU sells at most one order per commit, whatever the pool size: the
 //! ceiling pgbench measures. Here a batch locks its products once (in id order, the global
-//! lock order), core decides every cart in turn on the stock the earlier ones left
-//! ([`place_in_turn`]), and one statement writes every accepted order with its lines, ledger
-//! and history rows; one commit acknowledges them all. A refused cart is core's verdict and
-//! touches nothing; should the batch fail in the database, each of its carts is placed again on
-//! its own, so one cart's failure is never another's (as SQLite's savepoints isolate them).
+//! lock order) and reads their levels, core decides every cart in turn on the stock and levels
+//! the earlier ones left ([`place_in_turn`]), one statement writes every accepted order with
+//! its lines, allocations and history rows, one more every level change with its ledger row,
+//! and one commit acknowledges them all. A refused cart is core's verdict and touches nothing;
+//! should the batch fail in the database, each of its carts is placed again on its own, so one
+//! cart's failure is never another's (as SQLite's savepoints isolate them).
 //!
 //! Batches are formed without a timer: a caller queues its cart, then waits for one of
 //! [`IN_FLIGHT`] slots; whoever gets a slot takes everything queued. Uncontended (a slot free,
-//! nothing queued), a cart is placed at once on its own, by the one-statement fast path, and
-//! pays for nothing else. A batch runs in its own task, so a caller that goes away (a client
-//! hanging up) never stops the others' transaction halfway.
+//! nothing queued), a cart is placed at once in a transaction of its own, and pays for nothing
+//! else. A batch runs in its own task, so a caller that goes away (a client hanging up) never
+//! stops the others' transaction halfway.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -27,7 +28,8 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio_postgres::types::ToSql;
 
 use crate::error::OpResult;
-use crate::orders::lock_products;
+use crate::locations::{Entry, apply_levels};
+use crate::orders::lock_stocked;
 use crate::{PostgresStore, retrying};
 
 /// Batches written at once. Four measured best (wrk, one hot product, c25 and c200: about 1.6×
@@ -42,10 +44,11 @@ const MAX_BATCH: usize = 256;
 /// Writes accepted placements, numbered `n` = 1, 2, … in batch order, in one statement: each
 /// product's stock as core left it (`$1` ids, `$2` stocks, `$3` versions added, `$4` times),
 /// the orders (`$5` totals, `$6` times; ids drawn from the identity's sequence first, so lines,
-/// ledger and history rows can name them), their lines (`$7` order n, `$8` line index, `$9`
-/// products, `$10` quantities, `$11` prices, `$12` deltas), one ledger row per line (kind
-/// `$13`) and one history row per order (status `$14`, source `$15`). Returns `n`, the id and the
-/// time as stored (microseconds).
+/// allocations and history rows can name them), their lines (`$7` order n, `$8` line index,
+/// `$9` products, `$10` quantities, `$11` prices), the lines' allocations (`$14` order n,
+/// `$15` line index, `$16` locations, `$17` quantities) and one history row per order (status
+/// `$12`, source `$13`). Returns `n`, the id and the time as stored (microseconds); the level
+/// changes and their ledger rows follow ([`apply_levels`]), once the ids are known.
 const PLACE_BATCH_SQL: &str = "\
     WITH o AS MATERIALIZED (\
          SELECT n, nextval(pg_get_serial_sequence('orders', 'id')) AS id, total, at \
@@ -58,21 +61,21 @@ const PLACE_BATCH_SQL: &str = "\
      placed AS (\
          INSERT INTO orders (id, status, total_cents, created_at, updated_at) \
          OVERRIDING SYSTEM VALUE \
-         SELECT id, $14::text, total, at, at FROM o ORDER BY n), \
-     l AS (\
-         SELECT * FROM unnest($7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], \
-                              $11::bigint[], $12::bigint[]) WITH ORDINALITY \
-             AS u(n, line, product_id, quantity, price, delta, k) JOIN o USING (n)), \
+         SELECT id, $12::text, total, at, at FROM o ORDER BY n), \
      lines AS (\
          INSERT INTO order_lines \
              (order_id, line, product_id, quantity, unit_price_cents, total_cents) \
-         SELECT id, line, product_id, quantity, price, price * quantity FROM l), \
-     ledger AS (\
-         INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
-         SELECT product_id, delta, $13::text, $13::text, id, at FROM l ORDER BY k), \
+         SELECT o.id, l.line, l.product_id, l.quantity, l.price, l.price * l.quantity \
+         FROM unnest($7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[]) \
+             AS l(n, line, product_id, quantity, price) JOIN o USING (n)), \
+     allocated AS (\
+         INSERT INTO order_allocations (order_id, line, location_id, quantity) \
+         SELECT o.id, a.line, a.location_id, a.quantity \
+         FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[]) \
+             AS a(n, line, location_id, quantity) JOIN o USING (n)), \
      history AS (\
          INSERT INTO order_events (order_id, from_status, to_status, source, created_at) \
-         SELECT id, NULL, $14::text, $15::text, at FROM o ORDER BY n) \
+         SELECT id, NULL, $12::text, $13::text, at FROM o ORDER BY n) \
      SELECT n, id, at FROM o";
 
 /// A cart waiting for its batch.
@@ -161,7 +164,7 @@ impl PostgresStore {
         })?
     }
 
-    /// One cart in its own transaction (the one-statement fast path when it can).
+    /// One cart in its own transaction.
     async fn place_alone(&self, cart: &Cart, at: OffsetDateTime) -> Result<Order> {
         retrying(|| self.place_order_once(cart, at, None))
             .await
@@ -198,7 +201,7 @@ impl PostgresStore {
         ids.dedup();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let products = lock_products(&tx, &ids).await?;
+        let products = lock_stocked(&tx, &ids).await?;
         let (decisions, left) = place_in_turn(batch.iter().map(|r| &r.cart), &products);
         let accepted: Vec<(usize, &Placement)> = decisions
             .iter()
@@ -212,6 +215,17 @@ impl PostgresStore {
             for row in tx.query(&stmt, &write.params()).await? {
                 written.insert(row.try_get("n")?, (row.try_get("id")?, row.try_get("at")?));
             }
+            // Each placement's levels committed, with its `order_placed` rows, in batch order.
+            let mut changes = Vec::new();
+            for (n, (i, placement)) in accepted.iter().enumerate() {
+                let n = n as i64 + 1;
+                let (id, _) = written.get(&n).copied().ok_or_else(|| {
+                    Error::backend(format!("batch order {n} was written without an id"))
+                })?;
+                let entry = Entry::of(MovementKind::OrderPlaced, batch[*i].at).order(id);
+                changes.extend(placement.level_changes().into_iter().map(|c| (c, entry)));
+            }
+            apply_levels(&tx, &changes).await?;
         }
         tx.commit().await?;
         let mut n = 0i64;
@@ -242,10 +256,12 @@ struct BatchWrite {
     line_products: Vec<i64>,
     quantities: Vec<i64>,
     prices: Vec<i64>,
-    deltas: Vec<i64>,
-    kind: &'static str,
     status: &'static str,
     source: &'static str,
+    alloc_orders: Vec<i64>,
+    alloc_lines: Vec<i64>,
+    alloc_locations: Vec<i64>,
+    alloc_quantities: Vec<i64>,
 }
 
 impl BatchWrite {
@@ -270,10 +286,12 @@ impl BatchWrite {
             line_products: Vec::new(),
             quantities: Vec::new(),
             prices: Vec::new(),
-            deltas: Vec::new(),
-            kind: MovementKind::OrderPlaced.as_str(),
             status: OrderStatus::Pending.as_str(),
             source: ChangeSource::Api.kind(),
+            alloc_orders: Vec::new(),
+            alloc_lines: Vec::new(),
+            alloc_locations: Vec::new(),
+            alloc_quantities: Vec::new(),
         };
         for (n, (i, placement)) in accepted.iter().enumerate() {
             let at = batch[*i].at;
@@ -289,7 +307,12 @@ impl BatchWrite {
                 w.line_products.push(l.line.product_id);
                 w.quantities.push(l.line.quantity.get());
                 w.prices.push(l.line.unit_price.cents());
-                w.deltas.push(l.delta().get());
+                for a in &l.line.allocations {
+                    w.alloc_orders.push(n as i64 + 1);
+                    w.alloc_lines.push(index as i64);
+                    w.alloc_locations.push(a.location_id);
+                    w.alloc_quantities.push(a.quantity.get());
+                }
             }
         }
         for (id, (bump, at)) in touched {
@@ -303,7 +326,7 @@ impl BatchWrite {
         w
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 15] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 17] {
         [
             &self.product_ids,
             &self.stocks,
@@ -316,10 +339,12 @@ impl BatchWrite {
             &self.line_products,
             &self.quantities,
             &self.prices,
-            &self.deltas,
-            &self.kind,
             &self.status,
             &self.source,
+            &self.alloc_orders,
+            &self.alloc_lines,
+            &self.alloc_locations,
+            &self.alloc_quantities,
         ]
     }
 }

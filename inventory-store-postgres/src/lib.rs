@@ -5,15 +5,19 @@
 //! Every operation is atomic on the database itself, never by a lock in this process, so any
 //! number of instances (each with its own pool) stay exactly as correct as one:
 //!
-//! - placing an order is one conditional statement (`UPDATE … WHERE stock >= quantity`, and the
-//!   INSERTs of the order, its ledger row and its history row fed by what it returned); orders
-//!   without an idempotency key that arrive while others are being written are grouped into one
-//!   transaction (products locked in id order, core deciding each cart in turn, one commit for
-//!   all: see [`PostgresOptions::group_commit`]), so a hot product is not held to one order per
-//!   commit;
+//! - placing an order locks its products in id order, reads their levels at every location,
+//!   and writes what core decided ([`inventory_core::Cart::place`]: which location serves which
+//!   line) in one transaction: the order with its lines, allocations and history row, the
+//!   levels committed with their ledger rows; orders without an idempotency key that arrive
+//!   while others are being written are grouped into one transaction (products locked once,
+//!   core deciding each cart in turn, one commit for all: see
+//!   [`PostgresOptions::group_commit`]), so a hot product is not held to one order per commit;
 //! - a status change is a compare-and-set (`UPDATE … WHERE id = $1 AND status = $expected`),
-//!   with its history row, and the stock restore with its ledger row, in the same statement;
-//! - every other stock change writes its ledger row in the statement that changes the stock;
+//!   with its history row in the same statement; a cancel's release of the units, or
+//!   shipping's take off the shelf, follows in the same transaction at the locations the order
+//!   was allocated from;
+//! - every other stock change writes its levels and their ledger rows in the transaction that
+//!   changes the stock, while holding the product's row lock;
 //! - a webhook event's id is inserted in the transaction of its effect, and the primary key
 //!   (`ON CONFLICT DO NOTHING`) decides which delivery applies; an idempotency key likewise, in
 //!   the transaction of the create it guards;
@@ -21,15 +25,15 @@
 //!   and cancels each with the same compare-and-set.
 //!
 //! The store decides nothing: statuses, ledger kinds and history sources are bound from the
-//! core's values ([`inventory_core::StatusChange`] and friends); the stock bounds are SQL guards
-//! whose refusals core explains ([`inventory_core::Cart::place`],
-//! [`inventory_core::Adjustment::apply_to`]); idempotency keys are judged by
+//! core's values ([`inventory_core::StatusChange`] and friends); every level change is core's
+//! ([`inventory_core::LevelChange`]), decided on levels read under the product's lock, the
+//! schema's CHECKs only a backstop; idempotency keys are judged by
 //! [`IdempotencyKey::verdict`]; every row read is re-validated into the domain types.
 //!
 //! Rows are always locked in the same order (webhook event or idempotency key, then order, then
-//! product; several products by id), so these operations do not deadlock each other; should the
-//! server still abort one for a deadlock or a serialization failure, it is retried a bounded
-//! number of times.
+//! product; several products by id; a product's levels only ever under its product's lock), so
+//! these operations do not deadlock each other; should the server still abort one for a
+//! deadlock or a serialization failure, it is retried a bounded number of times.
 //!
 //! A database out of reach (connection refused or lost, pool exhausted past its wait timeout)
 //! is [`inventory_core::Error::Unavailable`], which the server answers with 503: never a panic,
@@ -41,6 +45,7 @@ mod events;
 mod expiry;
 mod group;
 mod idempotency;
+mod locations;
 mod migrate;
 mod orders;
 mod products;
@@ -57,8 +62,9 @@ use inventory_core::idempotency::{IdempotencyKey, Idempotent};
 use inventory_core::store::{EventEffect, EventRecord};
 use inventory_core::webhook::EventId;
 use inventory_core::{
-    Adjustments, BatchOutcome, Cart, NewProduct, Order, OrderEvent, OrderFilter, Page,
-    Precondition, Product, ProductBatch, ProductPatch, Result, StatusChange, StockMovement, Store,
+    Adjustments, BatchOutcome, Cart, Location, LocationLevel, NewLocation, NewProduct, Order,
+    OrderEvent, OrderFilter, Page, Precondition, Product, ProductBatch, ProductPatch, Result,
+    StatusChange, StockMovement, Store, Transfer,
 };
 use time::OffsetDateTime;
 use tokio_postgres::NoTls;
@@ -422,6 +428,30 @@ impl Store for PostgresStore {
             Ok(())
         })
         .await
+    }
+
+    async fn create_location(&self, location: NewLocation) -> Result<Location> {
+        retrying(|| self.create_location_once(&location)).await
+    }
+
+    async fn list_locations(&self) -> Result<Vec<Location>> {
+        retrying(|| self.list_locations_once()).await
+    }
+
+    async fn get_location(&self, id: i64) -> Result<Location> {
+        retrying(|| self.get_location_once(id)).await
+    }
+
+    async fn product_levels(&self, product_id: i64) -> Result<Vec<LocationLevel>> {
+        retrying(|| self.product_levels_once(product_id)).await
+    }
+
+    async fn transfer_stock(
+        &self,
+        transfer: &Transfer,
+        at: OffsetDateTime,
+    ) -> Result<Vec<LocationLevel>> {
+        retrying(|| self.transfer_stock_once(transfer, at)).await
     }
 
     /// Closes the pool: connections are released as they come back, and later operations fail

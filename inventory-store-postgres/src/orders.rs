@@ -15,42 +15,9 @@ use tokio_postgres::types::ToSql;
 use crate::PostgresStore;
 use crate::error::{OpResult, corrupt};
 use crate::idempotency;
+use crate::locations::{Entry, apply_levels, read_levels};
 use crate::products::limit_skip;
 use crate::rows::{self, ORDER_COLUMNS, ORDER_LINES, event_columns, order_columns, order_lines_of};
-
-/// Places a one-line order in one statement: takes the stock only `WHERE stock >= quantity`,
-/// inserts the order in status `$4` priced from what that UPDATE returned, its line, its ledger
-/// row (delta `$7`, kind `$5`) and its first history row (source `$6`); returns the order's id
-/// and time, and the product's price and stock after, for core to decide on
-/// ([`Cart::place`]) before the transaction commits.
-///
-/// No read-then-write race: under READ COMMITTED, an UPDATE that meets a row changed by a
-/// concurrent transaction waits for it, then re-checks its WHERE on the newest version, so two
-/// callers can never both take the last unit. No UPDATE row, no INSERT: a refused order leaves
-/// nothing behind (not even a consumed id). The line, ledger and history rows' foreign keys are
-/// checked at the end of the statement, when the order they name exists. One product row: no
-/// lock order to keep.
-const PLACE_ONE_SQL: &str = "\
-    WITH taken AS (\
-         UPDATE products SET stock = stock - $2, updated_at = $3, version = version + 1 \
-         WHERE id = $1 AND stock >= $2 RETURNING id, price_cents, stock), \
-     placed AS (\
-         INSERT INTO orders (status, total_cents, created_at, updated_at) \
-         SELECT $4::text, price_cents * $2, $3, $3 FROM taken \
-         RETURNING id, created_at), \
-     line AS (\
-         INSERT INTO order_lines \
-             (order_id, line, product_id, quantity, unit_price_cents, total_cents) \
-         SELECT placed.id, 0, taken.id, $2, taken.price_cents, taken.price_cents * $2 \
-         FROM placed, taken), \
-     ledger AS (\
-         INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
-         SELECT taken.id, $7::bigint, $5::text, $5::text, placed.id, $3 FROM placed, taken), \
-     history AS (\
-         INSERT INTO order_events (order_id, from_status, to_status, source, created_at) \
-         SELECT id, NULL, $4::text, $6::text, $3 FROM placed) \
-     SELECT placed.id, placed.created_at, taken.price_cents, taken.stock \
-     FROM placed, taken";
 
 /// Locks the cart's products in id order (rows are locked as the sort returns them: the one
 /// global order, so two carts over the same products queue instead of deadlocking) and reads
@@ -59,31 +26,33 @@ const LOCK_PRODUCTS_SQL: &str = "SELECT id, stock, price_cents FROM products \
                                  WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE";
 
 /// Writes a placement core decided under [`LOCK_PRODUCTS_SQL`]'s locks, in one statement: each
-/// product's stock as core left it (`$1` ids, `$2` stocks), the order (status `$7`, total `$8`,
-/// at `$9`), its lines (`$3` products, `$4` quantities, `$5` prices, in line order), one ledger
-/// row per line (`$6` deltas, kind `$10`, in line order) and the first history row (source
-/// `$11`).
+/// product's stock as core left it (`$1` ids, `$2` stocks), the order (status `$6`, total `$7`,
+/// at `$8`), its lines (`$3` products, `$4` quantities, `$5` prices, in line order), their
+/// allocations (`$10` line indexes, `$11` locations, `$12` quantities) and the first history
+/// row (source `$9`). The lines' and allocations' foreign keys are checked at the end of the
+/// statement, when the rows they name exist. The level changes and their ledger rows follow
+/// ([`apply_levels`]), once the order's id is known.
 const PLACE_LOCKED_SQL: &str = "\
     WITH stocked AS (\
-         UPDATE products p SET stock = s.stock, updated_at = $9, version = p.version + 1 \
+         UPDATE products p SET stock = s.stock, updated_at = $8, version = p.version + 1 \
          FROM unnest($1::bigint[], $2::bigint[]) AS s(id, stock) WHERE p.id = s.id), \
      placed AS (\
          INSERT INTO orders (status, total_cents, created_at, updated_at) \
-         VALUES ($7::text, $8::bigint, $9, $9) RETURNING id, created_at), \
+         VALUES ($6::text, $7::bigint, $8, $8) RETURNING id, created_at), \
      lines AS (\
          INSERT INTO order_lines \
              (order_id, line, product_id, quantity, unit_price_cents, total_cents) \
          SELECT placed.id, l.n - 1, l.product_id, l.quantity, l.price, l.price * l.quantity \
          FROM placed, unnest($3::bigint[], $4::bigint[], $5::bigint[]) \
              WITH ORDINALITY AS l(product_id, quantity, price, n)), \
-     ledger AS (\
-         INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
-         SELECT l.product_id, l.delta, $10::text, $10::text, placed.id, $9 \
-         FROM placed, unnest($3::bigint[], $6::bigint[]) WITH ORDINALITY AS l(product_id, delta, n) \
-         ORDER BY l.n), \
+     allocated AS (\
+         INSERT INTO order_allocations (order_id, line, location_id, quantity) \
+         SELECT placed.id, a.line, a.location_id, a.quantity \
+         FROM placed, unnest($10::bigint[], $11::bigint[], $12::bigint[]) \
+             AS a(line, location_id, quantity)), \
      history AS (\
          INSERT INTO order_events (order_id, from_status, to_status, source, created_at) \
-         SELECT id, NULL, $7::text, $11::text, $9 FROM placed) \
+         SELECT id, NULL, $6::text, $9::text, $8 FROM placed) \
      SELECT id, created_at FROM placed";
 
 const SELECT_SQL: &str = concat!(
@@ -147,10 +116,10 @@ fn list_query<'a>(
 
 /// The compare-and-set: changes the status only if it is still `$2`, with its history row
 /// (source `$5`, event id `$6`), written from the row it changed (none when the CAS lost), in
-/// one statement; returns the order with its lines. The order row is locked here, before any
-/// product row ([`RESTOCK_SQL`] comes after, in a transaction): orders first, then products in
-/// id order, is the order every operation that locks both keeps (the expiry too), so they
-/// cannot deadlock each other. `history` runs to completion although nothing reads it
+/// one statement; returns the order with its lines and their allocations. The order row is
+/// locked here, before any product row (`move_stock` comes after, in a transaction): orders
+/// first, then products in id order, then their levels, is the order every operation that locks
+/// them keeps (the expiry too), so they cannot deadlock each other. `history` runs to completion although nothing reads it
 /// (PostgreSQL always completes data-modifying CTEs).
 const CAS_SQL: &str = concat!(
     "WITH moved AS (\
@@ -167,21 +136,11 @@ const CAS_SQL: &str = concat!(
     order_lines_of!("moved")
 );
 
-/// Returns an order's units (`$1` products, `$2` quantities, in line order) to the stock of
-/// products already locked by [`LOCK_PRODUCTS_SQL`], each line with its ledger row of kind `$4`
-/// for order `$5` at `$3`. `sum` of BIGINT is NUMERIC, hence the cast.
+/// The stock core decided for products already locked by [`LOCK_PRODUCTS_SQL`] (`$1` ids,
+/// `$2` stocks) when an order's units come back, at `$3`.
 const RESTOCK_SQL: &str = "\
-    WITH restored AS (\
-         UPDATE products p SET stock = p.stock + b.quantity, updated_at = $3, \
-             version = p.version + 1 \
-         FROM (SELECT product_id, sum(quantity)::bigint AS quantity \
-               FROM unnest($1::bigint[], $2::bigint[]) AS l(product_id, quantity) \
-               GROUP BY product_id) b \
-         WHERE p.id = b.product_id) \
-     INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
-     SELECT l.product_id, l.quantity, $4::text, $4::text, $5::bigint, $3 \
-     FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS l(product_id, quantity, n) \
-     ORDER BY l.n";
+    UPDATE products p SET stock = s.stock, updated_at = $3, version = p.version + 1 \
+    FROM unnest($1::bigint[], $2::bigint[]) AS s(id, stock) WHERE p.id = s.id";
 
 /// An order's history, and whether the order exists, in one snapshot (as for the ledger: no
 /// row is "no such order", one row of NULLs an empty history).
@@ -203,28 +162,19 @@ impl PostgresStore {
         key: Option<&IdempotencyKey>,
     ) -> OpResult<Idempotent<Order>> {
         let mut client = self.client().await?;
-        let Some(key) = key else {
-            // One round trip when the stock suffices, the common case: a one-line cart is one
-            // statement, atomic on its own, whose guard is core's bound.
-            if let Some(order) = place_one(&client, cart, at).await? {
-                return Ok(Idempotent::Created(order));
-            }
-            let tx = client.transaction().await?;
-            let order = place_under_lock(&tx, cart, at).await?;
-            tx.commit().await?;
-            return Ok(Idempotent::Created(order));
-        };
-        // The key, the order and its lines, ledger and history rows commit together or not at
-        // all. Dropping the transaction on an early return rolls it back (and the key's claim).
+        // The key (if any), the order and its lines, allocations, level changes, ledger and
+        // history rows commit together or not at all. Dropping the transaction on an early
+        // return rolls it back (and the key's claim).
         let tx = client.transaction().await?;
-        if let Some(stored) = idempotency::claim(&tx, key, at).await? {
+        if let Some(key) = key
+            && let Some(stored) = idempotency::claim(&tx, key, at).await?
+        {
             return Ok(Idempotent::Replayed(stored));
         }
-        let order = match place_one(&tx, cart, at).await? {
-            Some(order) => order,
-            None => place_under_lock(&tx, cart, at).await?,
-        };
-        idempotency::complete(&tx, key, &order).await?;
+        let order = place_under_lock(&tx, cart, at).await?;
+        if let Some(key) = key {
+            idempotency::complete(&tx, key, &order).await?;
+        }
         tx.commit().await?;
         Ok(Idempotent::Created(order))
     }
@@ -263,7 +213,7 @@ impl PostgresStore {
         at: OffsetDateTime,
     ) -> OpResult<Order> {
         let mut client = self.client().await?;
-        if change.restock().is_none() {
+        if !change.moves_stock() {
             // One statement, atomic on its own.
             return change_status_on(&client, id, change, at).await;
         }
@@ -291,70 +241,16 @@ impl PostgresStore {
     }
 }
 
-/// The fast path of a one-line cart on `client`: [`PLACE_ONE_SQL`], whose guard is the bound
-/// core's [`Cart::place`] applies, then core's placement from the stock that statement found
-/// (a disagreement is a backend error). `None` when the cart is not one plain line, or the
-/// statement took nothing (too little stock, or no such product): the caller goes on under the
-/// lock, which tells which.
-async fn place_one<C: GenericClient>(
-    client: &C,
-    cart: &Cart,
-    at: OffsetDateTime,
-) -> OpResult<Option<Order>> {
-    let [line] = cart.lines() else {
-        return Ok(None);
-    };
-    if line.location_id().is_some() {
-        return Ok(None);
-    }
-    let (id, quantity) = (line.product_id(), line.quantity());
-    let pending = OrderStatus::Pending.as_str();
-    let placed = MovementKind::OrderPlaced.as_str();
-    let api = ChangeSource::Api.kind();
-    let taken = StockDelta::taking(quantity).get();
-    let params: [&(dyn ToSql + Sync); 7] =
-        [&id, &quantity.get(), &at, &pending, &placed, &api, &taken];
-    let stmt = client.prepare_cached(PLACE_ONE_SQL).await?;
-    let Some(row) = client.query_opt(&stmt, &params).await? else {
-        return Ok(None);
-    };
-    let after: i64 = row.try_get("stock")?;
-    let before = Stock::new(after + quantity.get())
-        .map_err(|e| corrupt(format!("product {id}: stock: {e}")))?;
-    let price = Money::from_cents(row.try_get("price_cents")?)
-        .map_err(|e| corrupt(format!("product {id}: price: {e}")))?;
-    let products = BTreeMap::from([(
-        id,
-        StockedProduct {
-            stock: before,
-            price,
-        },
-    )]);
-    let placement = cart.place(&products).map_err(|e| {
-        Error::backend(format!(
-            "product {id}: the guard took {quantity}, core says {e}"
-        ))
-    })?;
-    if placement.lines()[0].stock_left.get() != after {
-        return Err(Error::backend(format!("product {id}: the database left {after}")).into());
-    }
-    let order_id: i64 = row.try_get("id")?;
-    Ok(Some(
-        placement.into_order(order_id, row.try_get("created_at")?),
-    ))
-}
-
 /// Places `cart` in `tx` under the locks of its products, taken in [`Cart::lock_order`]: reads
-/// their stock and price, asks core ([`Cart::place`]), and writes what it decided in one
-/// statement ([`PLACE_LOCKED_SQL`]). Also the slow path of a one-line cart: core tells, on the
-/// newest stock rather than on a statement's snapshot, why the fast statement took nothing,
-/// or places it if a concurrent change has freed enough units since.
+/// their stock, price and levels, asks core ([`Cart::place`]), and writes what it decided: the
+/// order with its lines and allocations ([`PLACE_LOCKED_SQL`]), then the levels committed with
+/// an `order_placed` ledger row each ([`apply_levels`]).
 async fn place_under_lock(
     tx: &Transaction<'_>,
     cart: &Cart,
     at: OffsetDateTime,
 ) -> OpResult<Order> {
-    let products = lock_products(tx, &cart.lock_order()).await?;
+    let products = lock_stocked(tx, &cart.lock_order()).await?;
     let placement = cart.place(&products)?;
     let left = placement.stock_left();
     let (ids, stocks): (Vec<i64>, Vec<i64>) = left.iter().map(|(id, s)| (*id, s.get())).unzip();
@@ -362,31 +258,47 @@ async fn place_under_lock(
     let line_products: Vec<i64> = lines.iter().map(|l| l.line.product_id).collect();
     let quantities: Vec<i64> = lines.iter().map(|l| l.line.quantity.get()).collect();
     let prices: Vec<i64> = lines.iter().map(|l| l.line.unit_price.cents()).collect();
-    let deltas: Vec<i64> = lines.iter().map(|l| l.delta().get()).collect();
+    let (mut alloc_lines, mut alloc_locations, mut alloc_quantities) = (vec![], vec![], vec![]);
+    for (index, l) in lines.iter().enumerate() {
+        for a in &l.line.allocations {
+            alloc_lines.push(index as i64);
+            alloc_locations.push(a.location_id);
+            alloc_quantities.push(a.quantity.get());
+        }
+    }
     let pending = OrderStatus::Pending.as_str();
     let total = placement.total().cents();
-    let placed = MovementKind::OrderPlaced.as_str();
     let api = ChangeSource::Api.kind();
-    let params: [&(dyn ToSql + Sync); 11] = [
+    let params: [&(dyn ToSql + Sync); 12] = [
         &ids,
         &stocks,
         &line_products,
         &quantities,
         &prices,
-        &deltas,
         &pending,
         &total,
         &at,
-        &placed,
         &api,
+        &alloc_lines,
+        &alloc_locations,
+        &alloc_quantities,
     ];
     let stmt = tx.prepare_cached(PLACE_LOCKED_SQL).await?;
     let row = tx.query_one(&stmt, &params).await?;
-    Ok(placement.into_order(row.try_get("id")?, row.try_get("created_at")?))
+    let order_id: i64 = row.try_get("id")?;
+    let entry = Entry::of(MovementKind::OrderPlaced, at).order(order_id);
+    let changes: Vec<_> = placement
+        .level_changes()
+        .into_iter()
+        .map(|c| (c, entry))
+        .collect();
+    apply_levels(tx, &changes).await?;
+    Ok(placement.into_order(order_id, row.try_get("created_at")?))
 }
 
 /// Locks `ids` (ascending) with [`LOCK_PRODUCTS_SQL`] and reads each one's stock and price; a
-/// missing product is missing from the map.
+/// missing product is missing from the map. Its levels are left empty: [`lock_stocked`] reads
+/// them too.
 pub(crate) async fn lock_products<C: GenericClient>(
     client: &C,
     ids: &[i64],
@@ -399,14 +311,38 @@ pub(crate) async fn lock_products<C: GenericClient>(
             .map_err(|e| corrupt(format!("product {id}: stock: {e}")))?;
         let price = Money::from_cents(row.try_get("price_cents")?)
             .map_err(|e| corrupt(format!("product {id}: price: {e}")))?;
-        products.insert(id, StockedProduct { stock, price });
+        let levels = Vec::new();
+        products.insert(
+            id,
+            StockedProduct {
+                stock,
+                price,
+                levels,
+            },
+        );
     }
     Ok(products)
 }
 
-/// Applies `change` to order `id` on `client` (a pooled connection when the change restocks
-/// nothing, else a transaction: the change's own, or a webhook event's): compare-and-set on
-/// the status with its history row, then the restock core decided with a ledger row per line.
+/// [`lock_products`], then their levels, read in a statement of their own once every lock is
+/// held (a statement's snapshot is taken when it starts, so levels read in the locking
+/// statement could predate the writes of the transaction it waited for).
+pub(crate) async fn lock_stocked<C: GenericClient>(
+    client: &C,
+    ids: &[i64],
+) -> OpResult<BTreeMap<i64, StockedProduct>> {
+    let mut products = lock_products(client, ids).await?;
+    for (id, levels) in read_levels(client, ids).await? {
+        if let Some(p) = products.get_mut(&id) {
+            p.levels = levels;
+        }
+    }
+    Ok(products)
+}
+
+/// Applies `change` to order `id` on `client` (a pooled connection when the change moves no
+/// stock, else a transaction: the change's own, or a webhook event's): compare-and-set on the
+/// status with its history row, then the units moved as core decided (`move_stock`).
 ///
 /// A no-op transition writes nothing and only checks the status. When the CAS matches no row the
 /// order is read again to tell "no such order" from "its status moved on".
@@ -434,8 +370,8 @@ pub(crate) async fn change_status_on<C: GenericClient>(
     let params: [&(dyn ToSql + Sync); 6] = [&id, &from, &to, &at, &source, &event_id];
     if let Some(row) = client.query_opt(&stmt, &params).await? {
         let order = rows::order(&row)?;
-        if let Some(kind) = change.restock() {
-            restock(client, &order, kind, at).await?;
+        if change.moves_stock() {
+            move_stock(client, &order, change, at).await?;
         }
         return Ok(order);
     }
@@ -450,37 +386,47 @@ pub(crate) async fn change_status_on<C: GenericClient>(
     Err(change.conflict(id, current).into())
 }
 
-/// Returns every line of `order` (whose row the caller's CAS holds) to stock, on `client`, which
-/// must be a transaction: locks the products in id order, has core bound each new stock
-/// ([`Error::StockAboveMaximum`] rolls the change back), then writes them with a ledger row per
-/// line ([`RESTOCK_SQL`]).
-async fn restock<C: GenericClient>(
+/// Moves the units of `order` (whose row the caller's CAS holds) as `change` says, on
+/// `client`, which must be a transaction: locks the products in id order (after the order row:
+/// the global lock order); for a restock, has core bound each new stock
+/// ([`Error::StockAboveMaximum`] rolls the change back) and writes it ([`RESTOCK_SQL`]); then
+/// writes core's level changes ([`StatusChange::level_changes`]): a restock's release of each
+/// allocation with its ledger row of the restock's kind, or shipping's units off the shelf
+/// with none (products' stock unchanged: those units were no longer available).
+async fn move_stock<C: GenericClient>(
     client: &C,
     order: &Order,
-    kind: MovementKind,
+    change: &StatusChange,
     at: OffsetDateTime,
 ) -> OpResult<()> {
     let mut ids: Vec<i64> = order.lines.iter().map(|l| l.product_id).collect();
     ids.sort_unstable();
     ids.dedup();
     let mut products = lock_products(client, &ids).await?;
-    for line in &order.lines {
-        let product_id = line.product_id;
-        // The foreign key makes a missing product impossible; the rollback undoes the change.
-        let p = products
-            .get_mut(&product_id)
-            .ok_or(Error::ProductNotFound { id: product_id })?;
-        p.stock = p
-            .stock
-            .apply(StockDelta::returning(line.quantity))
-            .map_err(|_| Error::StockAboveMaximum { product_id })?;
+    if change.restock().is_some() {
+        for line in &order.lines {
+            let product_id = line.product_id;
+            // The foreign key makes a missing product impossible; the rollback undoes the change.
+            let p = products
+                .get_mut(&product_id)
+                .ok_or(Error::ProductNotFound { id: product_id })?;
+            p.stock = p
+                .stock
+                .apply(StockDelta::returning(line.quantity))
+                .map_err(|_| Error::StockAboveMaximum { product_id })?;
+        }
+        let (ids, stocks): (Vec<i64>, Vec<i64>) =
+            products.iter().map(|(id, p)| (*id, p.stock.get())).unzip();
+        let stmt = client.prepare_cached(RESTOCK_SQL).await?;
+        client.execute(&stmt, &[&ids, &stocks, &at]).await?;
     }
-    let line_products: Vec<i64> = order.lines.iter().map(|l| l.product_id).collect();
-    let quantities: Vec<i64> = order.lines.iter().map(|l| l.quantity.get()).collect();
-    let kind = kind.as_str();
-    let stmt = client.prepare_cached(RESTOCK_SQL).await?;
-    client
-        .execute(&stmt, &[&line_products, &quantities, &at, &kind, &order.id])
-        .await?;
-    Ok(())
+    // Shipping writes no ledger row, so its kind is never stored.
+    let kind = change.restock().unwrap_or(MovementKind::OrderPlaced);
+    let entry = Entry::of(kind, at).order(order.id);
+    let changes: Vec<_> = change
+        .level_changes(order)
+        .into_iter()
+        .map(|c| (c, entry))
+        .collect();
+    apply_levels(client, &changes).await
 }

@@ -1,12 +1,11 @@
-//! Products: create, read, list, update, delete, adjust stock, and the ledger. Each change is
-//! one statement writing the product and its ledger row together (so atomic on its own), except
-//! the slow path of `adjust_stock` and a create with an idempotency key, which are one short
-//! transaction each.
+//! Products: create, read, list, update, delete, adjust stock, and the ledger. Each change that
+//! moves stock is one short transaction: the product row, then (under its lock) its levels and
+//! their ledger rows, as core decided them ([`apply_levels`]).
 
 use deadpool_postgres::GenericClient;
 use inventory_core::idempotency::{IdempotencyKey, Idempotent};
 use inventory_core::{
-    Adjustments, Error, MAX_STOCK, MovementKind, NewProduct, Page, Precondition, Product,
+    Adjustments, Error, LevelChange, MovementKind, NewProduct, Page, Precondition, Product,
     ProductPatch, Stock, StockDelta, StockMovement, Version,
 };
 use time::OffsetDateTime;
@@ -16,37 +15,25 @@ use tokio_postgres::types::ToSql;
 use crate::PostgresStore;
 use crate::error::{OpError, OpResult, corrupt, is_foreign_key_violation, violates};
 use crate::idempotency;
+use crate::locations::{Entry, apply_levels, check_locations, levels_of, named_locations};
 use crate::rows::{self, movement_columns, product_columns};
 
 /// The UNIQUE constraint on `products.sku`, named in the migration.
 const SKU_CONSTRAINT: &str = "products_sku_key";
 
-/// The product and its ledger row (delta `$6`, kind `$7`, even for a stock of 0), in one
-/// statement.
+/// The product; its level and `initial` ledger row follow in the same transaction.
 const INSERT_SQL: &str = concat!(
-    "WITH created AS (\
-         INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
-    product_columns!(),
-    "), \
-     ledger AS (\
-         INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
-         SELECT id, $6::bigint, $7::text, $7::text, $5 FROM created) \
-     SELECT * FROM created"
+    "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
+    product_columns!()
 );
 
-/// [`INSERT_SQL`] for a batch item: no row at all (and so no ledger row) when the SKU exists,
-/// instead of a unique violation; a concurrent insert of the same SKU is waited for.
+/// [`INSERT_SQL`] for a batch item: no row at all when the SKU exists, instead of a unique
+/// violation; a concurrent insert of the same SKU is waited for.
 const INSERT_IF_NEW_SQL: &str = concat!(
-    "WITH created AS (\
-         INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (sku) DO NOTHING RETURNING ",
-    product_columns!(),
-    "), \
-     ledger AS (\
-         INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
-         SELECT id, $6::bigint, $7::text, $7::text, $5 FROM created) \
-     SELECT * FROM created"
+    "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (sku) DO NOTHING RETURNING ",
+    product_columns!()
 );
 
 /// A batch item's product, locked as [`LOCK_FOR_UPDATE_SQL`] locks it, found by SKU.
@@ -78,8 +65,8 @@ const LIST_AFTER_SQL: &str = concat!(
 /// A partial update, in one transaction: the row is locked (`NO KEY UPDATE`, the lock the
 /// UPDATE takes anyway; it leaves the foreign-key checks of concurrent inserts naming the product
 /// free to proceed), core's [`ProductPatch::apply_to`] decides the new row from it (precondition
-/// and stock compare-and-set included), and the row and, for a changed stock, its `set` ledger
-/// row are written.
+/// and stock compare-and-set included), and the row and, for a changed stock, its level at the
+/// default location with its `set` ledger row are written (`write_product`).
 const LOCK_FOR_UPDATE_SQL: &str = concat!(
     "SELECT ",
     product_columns!(),
@@ -88,9 +75,6 @@ const LOCK_FOR_UPDATE_SQL: &str = concat!(
 
 const WRITE_SQL: &str = "UPDATE products SET sku = $2, name = $3, price_cents = $4, stock = $5, \
      updated_at = $6, version = $7 WHERE id = $1";
-
-const SET_LEDGER_SQL: &str = "INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
-     VALUES ($1, $2, $3, $3, $4)";
 
 /// Locks the row to delete (a concurrent order's foreign-key check waits for it) and reads the
 /// version a precondition is checked against.
@@ -113,23 +97,6 @@ const DELETE_SQL: &str = "\
     SELECT (SELECT has_orders FROM target) AS has_orders, \
            EXISTS (SELECT 1 FROM gone) AS deleted";
 
-/// Adds `$2` to the stock when the result stays within `0 ..= $4` ([`MAX_STOCK`]: the bounds
-/// of [`Adjustment::apply_to`], as a SQL guard), with its ledger row of kind `$6` carrying the
-/// reason `$5`, in one conditional statement. Written as bounds on `$2` so that no sum can
-/// overflow a BIGINT. Under concurrent writers the WHERE is re-checked on the newest row version
-/// before updating, so it never goes below zero. No UPDATE row, no ledger row.
-const ADJUST_SQL: &str = concat!(
-    "WITH adjusted AS (\
-         UPDATE products SET stock = stock + $2, updated_at = $3, version = version + 1 \
-         WHERE id = $1 AND $2 >= -stock AND $2 <= $4 - stock RETURNING ",
-    product_columns!(),
-    "), \
-     ledger AS (\
-         INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
-         SELECT id, $2, $6::text, $5, $3 FROM adjusted) \
-     SELECT * FROM adjusted"
-);
-
 /// A product's ledger page, and whether the product exists, in one snapshot: the product row
 /// joined to its page of movements, so a missing product is no row at all and an empty ledger
 /// one row of NULLs. Two texts, with and without the cursor, as for the listings.
@@ -149,7 +116,8 @@ const MOVEMENTS_AFTER_SQL: &str = concat!(
      WHERE p.id = $1 ORDER BY m.id"
 );
 
-const LOCK_STOCK_SQL: &str = "SELECT stock FROM products WHERE id = $1 FOR UPDATE";
+/// Locks the product to adjust (`NO KEY UPDATE`, as every product lock) and reads its stock.
+const LOCK_STOCK_SQL: &str = "SELECT stock FROM products WHERE id = $1 FOR NO KEY UPDATE";
 
 /// The stock core decided for a list of adjustments, under [`LOCK_STOCK_SQL`]'s lock.
 const SET_STOCK_SQL: &str = concat!(
@@ -157,10 +125,6 @@ const SET_STOCK_SQL: &str = concat!(
      RETURNING ",
     product_columns!()
 );
-
-/// One adjustment's ledger row.
-const LEDGER_SQL: &str = "INSERT INTO stock_movements (product_id, delta, kind, reason, created_at) \
-     VALUES ($1, $2, $3, $4, $5)";
 
 impl PostgresStore {
     pub(crate) async fn create_product_once(
@@ -170,17 +134,19 @@ impl PostgresStore {
         key: Option<&IdempotencyKey>,
     ) -> OpResult<Idempotent<Product>> {
         let mut client = self.client().await?;
-        let Some(key) = key else {
-            return Ok(Idempotent::Created(insert_product(&client, p, at).await?));
-        };
-        // The key, the product and its ledger row commit together or not at all. Dropping the
-        // transaction on an early return rolls it back (and with it the key's claim).
+        // The key (if any), the product, its level and its ledger row commit together or not
+        // at all. Dropping the transaction on an early return rolls it back (and with it the
+        // key's claim).
         let tx = client.transaction().await?;
-        if let Some(stored) = idempotency::claim(&tx, key, at).await? {
+        if let Some(key) = key
+            && let Some(stored) = idempotency::claim(&tx, key, at).await?
+        {
             return Ok(Idempotent::Replayed(stored));
         }
         let product = insert_product(&tx, p, at).await?;
-        idempotency::complete(&tx, key, &product).await?;
+        if let Some(key) = key {
+            idempotency::complete(&tx, key, &product).await?;
+        }
         tx.commit().await?;
         Ok(Idempotent::Created(product))
     }
@@ -275,19 +241,8 @@ impl PostgresStore {
         at: OffsetDateTime,
     ) -> OpResult<Product> {
         let mut client = self.client().await?;
-        if let [adjustment] = adjustments.as_slice() {
-            // One adjustment: one conditional statement, no transaction, when it applies.
-            let stmt = client.prepare_cached(ADJUST_SQL).await?;
-            let (delta, reason) = (adjustment.delta().get(), adjustment.reason().as_str());
-            let kind = MovementKind::Adjustment.as_str();
-            let params: [&(dyn ToSql + Sync); 6] = [&id, &delta, &at, &MAX_STOCK, &reason, &kind];
-            if let Some(row) = client.query_opt(&stmt, &params).await? {
-                return rows::product(&row);
-            }
-        }
-        // Several, or one refused (or no such product): lock the row and ask core on the newest
-        // stock, so what is reported is what the decision was made on; if a concurrent change
-        // has made a refused adjustment valid meanwhile, it is applied under that lock.
+        // Lock the row, read its levels, and let core decide on them: what is reported is what
+        // the decision was made on.
         let tx = client.transaction().await?;
         let lock = tx.prepare_cached(LOCK_STOCK_SQL).await?;
         let Some(row) = tx.query_opt(&lock, &[&id]).await? else {
@@ -295,17 +250,22 @@ impl PostgresStore {
         };
         let current = Stock::new(row.try_get("stock")?)
             .map_err(|e| corrupt(format!("product {id}: stock: {e}")))?;
-        // On a refusal the transaction is dropped, which rolls it back.
-        let new = adjustments.apply_to(id, current)?.get();
-        let set = tx.prepare_cached(SET_STOCK_SQL).await?;
-        let row = tx.query_one(&set, &[&id, &new, &at]).await?;
-        let ledger = tx.prepare_cached(LEDGER_SQL).await?;
-        let kind = MovementKind::Adjustment.as_str();
-        for a in adjustments.as_slice() {
-            let (delta, reason) = (a.delta().get(), a.reason().as_str());
-            tx.execute(&ledger, &[&id, &delta, &kind, &reason, &at])
-                .await?;
+        let list = adjustments.as_slice();
+        let named = named_locations(list.iter().map(|a| a.location()));
+        if !named.is_empty() {
+            check_locations(&tx, &named).await?;
         }
+        // On a refusal the transaction is dropped, which rolls it back.
+        let (new, changes) = adjustments.plan(id, current, &levels_of(&tx, id).await?)?;
+        let set = tx.prepare_cached(SET_STOCK_SQL).await?;
+        let row = tx.query_one(&set, &[&id, &new.get(), &at]).await?;
+        let kind = MovementKind::Adjustment;
+        let changes: Vec<_> = list
+            .iter()
+            .zip(changes)
+            .map(|(a, c)| (c, Entry::of(kind, at).reason(a.reason().as_str())))
+            .collect();
+        apply_levels(&tx, &changes).await?;
         let product = rows::product(&row)?;
         tx.commit().await?;
         Ok(product)
@@ -344,12 +304,31 @@ impl PostgresStore {
     }
 }
 
-/// Writes `product` over its row (at the version it carries) and, for a changed stock, its
-/// `set` ledger row of `delta`, in the caller's transaction.
+/// Writes `product` (whose row the caller has locked) over its row, at the version it carries,
+/// in the caller's transaction (a taken SKU refused first, as every store does); for a stock
+/// changed by `delta`, asks core where ([`LevelChange::set_stock`], on the levels read under
+/// that lock) and writes that level with its `set` ledger row. A refusal is an error, on which
+/// the caller drops the transaction: nothing stays written.
 pub(crate) async fn write_product<C: GenericClient>(
     tx: &C,
     product: &Product,
     delta: Option<StockDelta>,
+    at: OffsetDateTime,
+) -> OpResult<()> {
+    write_row(tx, product, at).await?;
+    if let Some(delta) = delta {
+        let levels = levels_of(tx, product.id).await?;
+        let set = LevelChange::set_stock(product.id, delta, &levels)?;
+        apply_levels(tx, &[(set, Entry::of(MovementKind::Set, at))]).await?;
+    }
+    Ok(())
+}
+
+/// Writes `product` over its row (at the version it carries); a taken SKU is
+/// [`Error::DuplicateSku`].
+pub(crate) async fn write_row<C: GenericClient>(
+    tx: &C,
+    product: &Product,
     at: OffsetDateTime,
 ) -> OpResult<()> {
     let write = tx.prepare_cached(WRITE_SQL).await?;
@@ -362,87 +341,83 @@ pub(crate) async fn write_product<C: GenericClient>(
         &at,
         &product.version.get(),
     ];
-    if let Err(e) = tx.execute(&write, &params).await {
-        return Err(
-            if violates(&e, &SqlState::UNIQUE_VIOLATION, SKU_CONSTRAINT) {
-                Error::DuplicateSku {
-                    sku: product.sku.clone(),
-                }
-                .into()
-            } else {
-                e.into()
-            },
-        );
+    match tx.execute(&write, &params).await {
+        Ok(_) => Ok(()),
+        Err(e) if violates(&e, &SqlState::UNIQUE_VIOLATION, SKU_CONSTRAINT) => {
+            Err(Error::DuplicateSku {
+                sku: product.sku.clone(),
+            }
+            .into())
+        }
+        Err(e) => Err(e.into()),
     }
-    if let Some(delta) = delta {
-        let ledger = tx.prepare_cached(SET_LEDGER_SQL).await?;
-        let kind = MovementKind::Set.as_str();
-        tx.execute(&ledger, &[&product.id, &delta.get(), &kind, &at])
-            .await?;
-    }
-    Ok(())
 }
 
-/// Inserts a batch item's product and its `initial` ledger row unless its SKU exists by now
-/// (`None`).
+/// The level of new products (`created`: their stock all at the default location), with their
+/// `initial` ledger rows, in the order given.
+pub(crate) async fn write_initial<C: GenericClient>(
+    tx: &C,
+    created: &[&Product],
+    at: OffsetDateTime,
+) -> OpResult<()> {
+    let entry = Entry::of(MovementKind::Initial, at);
+    let changes: Vec<_> = created
+        .iter()
+        .map(|p| (LevelChange::initial(p.id, p.stock), entry))
+        .collect();
+    apply_levels(tx, &changes).await
+}
+
+/// Inserts a batch item's product, its level and its `initial` ledger row unless its SKU
+/// exists by now (`None`).
 pub(crate) async fn insert_new_product<C: GenericClient>(
     tx: &C,
     p: &NewProduct,
     at: OffsetDateTime,
 ) -> OpResult<Option<Product>> {
     let stmt = tx.prepare_cached(INSERT_IF_NEW_SQL).await?;
-    let initial = StockDelta::initial(p.stock()).get();
-    let kind = MovementKind::Initial.as_str();
-    let params: [&(dyn ToSql + Sync); 7] = [
+    let params: [&(dyn ToSql + Sync); 5] = [
         &p.sku().as_str(),
         &p.name().as_str(),
         &p.price().cents(),
         &p.stock().get(),
         &at,
-        &initial,
-        &kind,
     ];
-    match tx.query_opt(&stmt, &params).await? {
-        Some(row) => Ok(Some(rows::product(&row)?)),
-        None => Ok(None),
-    }
+    let Some(row) = tx.query_opt(&stmt, &params).await? else {
+        return Ok(None);
+    };
+    let product = rows::product(&row)?;
+    write_initial(tx, &[&product], at).await?;
+    Ok(Some(product))
 }
 
-/// Inserts a product and its `initial` ledger row on `client` (a pooled connection, or the
-/// transaction of an idempotency key).
+/// Inserts a product, its level and its `initial` ledger row in `tx`.
 async fn insert_product<C: GenericClient>(
-    client: &C,
+    tx: &C,
     p: &NewProduct,
     at: OffsetDateTime,
 ) -> OpResult<Product> {
-    let stmt = client.prepare_cached(INSERT_SQL).await?;
-    let initial = StockDelta::initial(p.stock()).get();
-    let kind = MovementKind::Initial.as_str();
-    let row = client
-        .query_one(
-            &stmt,
-            &[
-                &p.sku().as_str(),
-                &p.name().as_str(),
-                &p.price().cents(),
-                &p.stock().get(),
-                &at,
-                &initial,
-                &kind,
-            ],
-        )
-        .await
-        .map_err(|e| -> OpError {
-            if violates(&e, &SqlState::UNIQUE_VIOLATION, SKU_CONSTRAINT) {
-                Error::DuplicateSku {
-                    sku: p.sku().clone(),
-                }
-                .into()
-            } else {
-                e.into()
+    let stmt = tx.prepare_cached(INSERT_SQL).await?;
+    let params: [&(dyn ToSql + Sync); 5] = [
+        &p.sku().as_str(),
+        &p.name().as_str(),
+        &p.price().cents(),
+        &p.stock().get(),
+        &at,
+    ];
+    let row = tx.query_one(&stmt, &params).await.map_err(|e| -> OpError {
+        if violates(&e, &SqlState::UNIQUE_VIOLATION, SKU_CONSTRAINT) {
+            Error::DuplicateSku {
+                sku: p.sku().clone(),
             }
-        });
-    rows::product(&row?)
+            .into()
+        } else {
+            e.into()
+        }
+    })?;
+    let product = rows::product(&row)?;
+    write_initial(tx, &[&product], at).await?;
+    Ok(product)
 }
 
 /// `LIMIT` and `OFFSET` as BIGINT parameters. `Page` keeps `skip` within `i64`.

@@ -267,3 +267,182 @@ async fn upgrade_from_v4_turns_every_order_into_a_one_line_order() {
     );
     assert_eq!(inv.verify_invariants().await.expect("verify"), vec![]);
 }
+
+/// A database left by the release before stock was kept per location (schema V5), with the
+/// rows that release wrote: products, multi-line orders in every status, their ledger (initial
+/// stock, an adjustment, placements and a cancel) and history rows.
+async fn v5_database_with_data() -> TestDb {
+    let db = TestDb::create().await;
+    let mut client = db.client().await;
+    v1::migrations::runner()
+        .set_target(refinery::Target::Version(5))
+        .run_async(&mut client)
+        .await
+        .expect("apply V1 to V5");
+    client
+        .batch_execute(
+            "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at, version) \
+             VALUES ('V5-1', 'One', 1000, 5, '2026-01-01Z', '2026-01-04Z', 5), \
+                    ('V5-2', 'Two', 250, 3, '2026-01-01Z', '2026-01-03Z', 3), \
+                    ('V5-3', 'Three', 99, 5, '2026-01-01Z', '2026-01-02Z', 2); \
+             INSERT INTO orders (status, total_cents, created_at, updated_at, version) VALUES \
+                 ('PENDING', 2250, '2026-01-02Z', '2026-01-02Z', 1), \
+                 ('PAID', 3000, '2026-01-02Z', '2026-01-03Z', 2), \
+                 ('SHIPPED', 500, '2026-01-03Z', '2026-01-04Z', 3), \
+                 ('CANCELED', 1000, '2026-01-03Z', '2026-01-04Z', 2); \
+             INSERT INTO order_lines \
+                 (order_id, line, product_id, quantity, unit_price_cents, total_cents) VALUES \
+                 (1, 0, 1, 2, 1000, 2000), (1, 1, 2, 1, 250, 250), \
+                 (2, 0, 1, 3, 1000, 3000), \
+                 (3, 0, 2, 2, 250, 500), \
+                 (4, 0, 1, 1, 1000, 1000); \
+             INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at) \
+             VALUES (1, 10, 'initial', 'initial', NULL, '2026-01-01Z'), \
+                    (2, 6, 'initial', 'initial', NULL, '2026-01-01Z'), \
+                    (3, 7, 'initial', 'initial', NULL, '2026-01-01Z'), \
+                    (3, -2, 'adjustment', 'damaged', NULL, '2026-01-02Z'), \
+                    (1, -2, 'order_placed', 'order_placed', 1, '2026-01-02Z'), \
+                    (2, -1, 'order_placed', 'order_placed', 1, '2026-01-02Z'), \
+                    (1, -3, 'order_placed', 'order_placed', 2, '2026-01-02Z'), \
+                    (2, -2, 'order_placed', 'order_placed', 3, '2026-01-03Z'), \
+                    (1, -1, 'order_placed', 'order_placed', 4, '2026-01-03Z'), \
+                    (1, 1, 'order_canceled', 'order_canceled', 4, '2026-01-04Z'); \
+             INSERT INTO order_events (order_id, from_status, to_status, source, event_id, created_at) \
+             VALUES (1, NULL, 'PENDING', 'api', NULL, '2026-01-02Z'), \
+                    (2, NULL, 'PENDING', 'api', NULL, '2026-01-02Z'), \
+                    (2, 'PENDING', 'PAID', 'api', NULL, '2026-01-03Z'), \
+                    (3, NULL, 'PENDING', 'api', NULL, '2026-01-03Z'), \
+                    (3, 'PENDING', 'PAID', 'api', NULL, '2026-01-03Z'), \
+                    (3, 'PAID', 'SHIPPED', 'api', NULL, '2026-01-04Z'), \
+                    (4, NULL, 'PENDING', 'api', NULL, '2026-01-03Z'), \
+                    (4, 'PENDING', 'CANCELED', 'api', NULL, '2026-01-04Z');",
+        )
+        .await
+        .expect("V5 rows");
+    db
+}
+
+/// `(location, on_hand, committed)` of each of the product's levels.
+async fn levels(store: &PostgresStore, product_id: i64) -> Vec<(i64, i64, i64)> {
+    store
+        .product_levels(product_id)
+        .await
+        .expect("levels")
+        .iter()
+        .map(|l| (l.location_id(), l.on_hand().get(), l.committed().get()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upgrade_from_v5_puts_every_unit_at_the_default_location() {
+    use inventory_core::{
+        Allocation, DEFAULT_LOCATION, LocationCode, LocationName, NewLocation, OrderFilter,
+        Quantity, Transfer,
+    };
+    let db = v5_database_with_data().await;
+    let store = PostgresStore::connect_with(&db.url, test_options())
+        .await
+        .expect("connect applies V6");
+    let inv = Inventory::new(store.clone());
+    assert_eq!(inv.verify_invariants().await.expect("verify"), vec![]);
+
+    // On the shelf: the stock plus what PENDING and PAID orders hold, which is committed.
+    assert_eq!(levels(&store, 1).await, vec![(DEFAULT_LOCATION, 10, 5)]);
+    assert_eq!(levels(&store, 2).await, vec![(DEFAULT_LOCATION, 4, 1)]);
+    assert_eq!(levels(&store, 3).await, vec![(DEFAULT_LOCATION, 5, 0)]);
+    let locations = store.list_locations().await.expect("locations");
+    assert_eq!(
+        locations
+            .iter()
+            .map(|l| (l.id, l.code.as_str(), l.priority))
+            .collect::<Vec<_>>(),
+        vec![(DEFAULT_LOCATION, "default", 0)]
+    );
+    // Every line of every order, whatever its status, was taken at the default location.
+    let orders = store
+        .list_orders(OrderFilter::default(), Page::default())
+        .await
+        .expect("orders");
+    assert_eq!(orders.len(), 4);
+    for line in orders.iter().flat_map(|o| &o.lines) {
+        let whole = Allocation {
+            location_id: DEFAULT_LOCATION,
+            quantity: line.quantity,
+        };
+        assert_eq!(line.allocations, vec![whole]);
+    }
+    for product_id in 1..=3 {
+        let ledger = store
+            .list_movements(product_id, Page::default())
+            .await
+            .expect("ledger");
+        assert!(!ledger.is_empty());
+        assert!(ledger.iter().all(|m| m.location_id == DEFAULT_LOCATION));
+    }
+
+    // Shipping an old PAID order takes its units off the shelf; cancelling an old PENDING one
+    // releases them; both where the backfill put them.
+    let change = |from: OrderStatus, to: OrderStatus| {
+        StatusChange::new(from.transition_to(to).expect("allowed"), ChangeSource::Api)
+    };
+    store
+        .change_status(2, &change(OrderStatus::Paid, OrderStatus::Shipped), t0())
+        .await
+        .expect("ship an old order");
+    assert_eq!(levels(&store, 1).await, vec![(DEFAULT_LOCATION, 7, 2)]);
+    store
+        .change_status(
+            1,
+            &change(OrderStatus::Pending, OrderStatus::Canceled),
+            t0(),
+        )
+        .await
+        .expect("cancel an old order");
+    assert_eq!(levels(&store, 1).await, vec![(DEFAULT_LOCATION, 7, 0)]);
+    assert_eq!(levels(&store, 2).await, vec![(DEFAULT_LOCATION, 4, 0)]);
+    assert_eq!(store.get_product(1).await.expect("product").stock.get(), 7);
+
+    // New locations follow the default one; stock moves there and orders draw on both.
+    let east = store
+        .create_location(
+            NewLocation::new(
+                LocationCode::parse("EAST").expect("code"),
+                LocationName::parse("East").expect("name"),
+                0,
+            )
+            .expect("location"),
+        )
+        .await
+        .expect("create location");
+    assert_eq!(
+        east.id, 2,
+        "the sequence goes on after the default location"
+    );
+    let q = |n| Quantity::new(n).expect("quantity");
+    let moved = Transfer::new(1, DEFAULT_LOCATION, east.id, q(3)).expect("transfer");
+    store.transfer_stock(&moved, t0()).await.expect("moved");
+    let o = store
+        .order(inventory_core::testing::cart(&[(1, 6)]))
+        .await
+        .expect("an order over both locations");
+    assert!(o.id > 4, "ids continue after the old orders");
+    assert_eq!(
+        o.lines[0].allocations,
+        vec![
+            Allocation {
+                location_id: DEFAULT_LOCATION,
+                quantity: q(4)
+            },
+            Allocation {
+                location_id: east.id,
+                quantity: q(2)
+            },
+        ]
+    );
+    assert_eq!(store.get_order(o.id).await.expect("get"), o);
+    assert_eq!(
+        levels(&store, 1).await,
+        vec![(DEFAULT_LOCATION, 4, 4), (east.id, 3, 2)]
+    );
+    assert_eq!(inv.verify_invariants().await.expect("verify"), vec![]);
+}

@@ -166,6 +166,22 @@ pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error(), Some(f) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
+/// The error of a failed write to a column the schema keeps unique (a SKU, a location's code):
+/// a UNIQUE violation is `taken()`, core's "already exists" (e.g.
+/// [`inventory_core::Error::DuplicateLocationCode`]); anything else the store's own failure.
+/// Only a safety net: the store checks the value is free first, and the writer is the only one
+/// writing.
+pub(crate) fn unique_or(
+    e: rusqlite::Error,
+    taken: impl FnOnce() -> inventory_core::Error,
+) -> inventory_core::Error {
+    if is_unique_violation(&e) {
+        taken()
+    } else {
+        SqliteError::Sqlite(e).into()
+    }
+}
+
 /// Whether `e` is a violation of a FOREIGN KEY constraint.
 pub(crate) fn is_foreign_key_violation(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error(), Some(f)

@@ -16,6 +16,9 @@
 //! - **Records beside each change**: the stock-ledger row of a stock change, the history row of
 //!   a status change, and the idempotency key of a create are written in the savepoint of the
 //!   change itself, so they are committed with it or not at all.
+//! - **Stock per location**: each product's level at each location (on hand, committed), each
+//!   order line's allocations, and the location of each ledger row, all written as core decides
+//!   them, in the savepoint of the operation that moves the units.
 //!
 //! Start with [`SqliteStore`].
 

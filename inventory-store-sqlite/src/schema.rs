@@ -402,4 +402,65 @@ mod tests {
             .expect("count");
         assert_eq!(left, 0);
     }
+
+    #[test]
+    fn the_levels_and_allocations_are_checked_by_the_database_too() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = open_writer(
+            &Target::File(dir.path().join("db")),
+            &SqliteOptions::default(),
+        )
+        .expect("open");
+        conn.execute_batch(
+            "INSERT INTO products (sku, name, price_cents, stock, created_at, updated_at)
+             VALUES ('P', 'Product', 100, 1, 0, 0);
+             INSERT INTO locations (code, name, priority) VALUES ('EAST', 'East', 5);
+             INSERT INTO stock_levels VALUES (1, 1, 3, 2), (1, 2, 0, 0);
+             INSERT INTO orders (status, total_cents, created_at, updated_at)
+             VALUES ('PENDING', 200, 0, 0);
+             INSERT INTO order_lines VALUES (1, 0, 1, 2, 100, 200);
+             INSERT INTO order_allocations VALUES (1, 0, 1, 1), (1, 0, 2, 1);
+             INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at,
+                                          location_id)
+             VALUES (1, 1, 'transfer_in', 'transfer_in', NULL, 0, 2);",
+        )
+        .expect("valid rows");
+        let refused = [
+            "INSERT INTO locations (code, name, priority) VALUES ('EAST', 'Again', 0)",
+            "INSERT INTO locations (code, name, priority) VALUES ('BIG', 'Big', 1000001)",
+            "INSERT INTO locations (code, name, priority) VALUES ('', 'Empty', 0)",
+            "UPDATE stock_levels SET committed = 4 WHERE location_id = 1",
+            "UPDATE stock_levels SET on_hand = -1 WHERE location_id = 2",
+            "INSERT INTO stock_levels VALUES (1, 9, 1, 0)",
+            "INSERT INTO stock_levels VALUES (9, 1, 1, 0)",
+            "INSERT INTO stock_levels VALUES (1, 1, 5, 0)",
+            "INSERT INTO order_allocations VALUES (1, 1, 1, 1)",
+            "INSERT INTO order_allocations VALUES (1, 0, 9, 1)",
+            "INSERT INTO order_allocations VALUES (1, 0, 1, 1)",
+            "UPDATE order_allocations SET quantity = 0",
+            "INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at,
+                                          location_id)
+             VALUES (1, -1, 'transfer_out', 'x', 1, 0, 1)",
+            "INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at,
+                                          location_id)
+             VALUES (1, -1, 'transfer_out', 'x', NULL, 0, 9)",
+        ];
+        for sql in refused {
+            let e = conn.execute_batch(sql).expect_err(sql);
+            assert_eq!(
+                e.sqlite_error_code(),
+                Some(ErrorCode::ConstraintViolation),
+                "{sql}: {e}"
+            );
+        }
+        // A product's levels go with it.
+        conn.execute_batch(
+            "DELETE FROM order_allocations; DELETE FROM order_lines; DELETE FROM products",
+        )
+        .expect("delete");
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM stock_levels", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(left, 0);
+    }
 }

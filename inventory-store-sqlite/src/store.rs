@@ -6,8 +6,9 @@ use inventory_core::idempotency::{IdempotencyKey, Idempotent, restore, snapshot}
 use inventory_core::store::{EventEffect, EventRecord};
 use inventory_core::webhook::EventId;
 use inventory_core::{
-    Adjustments, BatchOutcome, Cart, NewProduct, Order, OrderEvent, OrderFilter, Page,
-    Precondition, Product, ProductBatch, ProductPatch, Result, StatusChange, StockMovement, Store,
+    Adjustments, BatchOutcome, Cart, Location, LocationLevel, NewLocation, NewProduct, Order,
+    OrderEvent, OrderFilter, Page, Precondition, Product, ProductBatch, ProductPatch, Result,
+    StatusChange, StockMovement, Store, Transfer,
 };
 use rusqlite::Connection;
 use time::OffsetDateTime;
@@ -176,5 +177,33 @@ impl Store for SqliteStore {
         // Through the writer: healthy means the writer is alive and the file answers, not only
         // that some reader can read.
         self.write(sql::ping).await
+    }
+
+    async fn create_location(&self, location: NewLocation) -> Result<Location> {
+        self.write(move |c| sql::create_location(c, location)).await
+    }
+
+    async fn list_locations(&self) -> Result<Vec<Location>> {
+        self.read(sql::list_locations).await
+    }
+
+    async fn get_location(&self, id: i64) -> Result<Location> {
+        self.read(move |c| sql::get_location(c, id)).await
+    }
+
+    async fn product_levels(&self, product_id: i64) -> Result<Vec<LocationLevel>> {
+        self.read(move |c| sql::product_levels(c, product_id)).await
+    }
+
+    async fn transfer_stock(
+        &self,
+        transfer: &Transfer,
+        at: OffsetDateTime,
+    ) -> Result<Vec<LocationLevel>> {
+        let at = to_db_time(at)?;
+        let transfer = *transfer;
+        // One command, so one savepoint: both sides and their ledger rows, or nothing.
+        self.write(move |c| sql::transfer_stock(c, &transfer, at))
+            .await
     }
 }

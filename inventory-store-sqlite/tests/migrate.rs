@@ -10,19 +10,45 @@ use inventory_core::{
 };
 use inventory_store_sqlite::{SqliteStore, latest_schema_version};
 
-/// A database migrated to V1 only, as the first release left it: V1's SQL run by refinery, so
-/// that its history (and V1's checksum) is exactly what the store finds in the field.
-fn v1_database(path: &Path) -> rusqlite::Connection {
-    let v1 = refinery::Migration::unapplied(
-        "V1__initial",
-        include_str!("../migrations/V1__initial.sql"),
-    )
-    .expect("V1 migration");
+/// The migrations of earlier releases, in order.
+const MIGRATIONS: [(&str, &str); 5] = [
+    ("V1__initial", include_str!("../migrations/V1__initial.sql")),
+    (
+        "V2__ledger_history_idempotency",
+        include_str!("../migrations/V2__ledger_history_idempotency.sql"),
+    ),
+    (
+        "V3__orders_by_creation",
+        include_str!("../migrations/V3__orders_by_creation.sql"),
+    ),
+    (
+        "V4__row_versions",
+        include_str!("../migrations/V4__row_versions.sql"),
+    ),
+    (
+        "V5__order_lines",
+        include_str!("../migrations/V5__order_lines.sql"),
+    ),
+];
+
+/// A database migrated to `version` only, as the release of that schema left it: its SQL run
+/// by refinery, so that the history (and each checksum) is exactly what the store finds in the
+/// field.
+fn database_at(path: &Path, version: usize) -> rusqlite::Connection {
+    let migrations: Vec<_> = MIGRATIONS[..version]
+        .iter()
+        .map(|(name, sql)| refinery::Migration::unapplied(name, sql).expect("migration"))
+        .collect();
     let mut conn = rusqlite::Connection::open(path).expect("raw open");
-    refinery::Runner::new(&[v1])
+    refinery::Runner::new(&migrations)
         .run(&mut conn)
-        .expect("migrate to V1");
+        .expect("migrate");
     conn
+}
+
+/// A database migrated to V1 only, as the first release left it.
+fn v1_database(path: &Path) -> rusqlite::Connection {
+    database_at(path, 1)
 }
 
 /// Microseconds since the epoch of 2026-11-24 10:00 UTC, plus `minutes`.
@@ -190,34 +216,15 @@ async fn an_empty_v1_database_is_upgraded_too() {
         .map(|m| (m.kind, m.delta.get()))
         .collect();
     assert_eq!(kinds, vec![(MovementKind::Initial, 0)]);
+    let levels = store.product_levels(p.id).await.expect("levels");
+    assert_eq!(levels.len(), 1);
+    assert_eq!(levels[0].location_id(), inventory_core::DEFAULT_LOCATION);
 }
 
 /// A database left by the release before orders had lines (schema V4), filled as that release
 /// wrote it: products with versions, orders in every status, their ledger and history rows.
 fn v4_database(path: &Path) -> rusqlite::Connection {
-    let sql = [
-        ("V1__initial", include_str!("../migrations/V1__initial.sql")),
-        (
-            "V2__ledger_history_idempotency",
-            include_str!("../migrations/V2__ledger_history_idempotency.sql"),
-        ),
-        (
-            "V3__orders_by_creation",
-            include_str!("../migrations/V3__orders_by_creation.sql"),
-        ),
-        (
-            "V4__row_versions",
-            include_str!("../migrations/V4__row_versions.sql"),
-        ),
-    ];
-    let migrations: Vec<_> = sql
-        .iter()
-        .map(|(name, sql)| refinery::Migration::unapplied(name, sql).expect("migration"))
-        .collect();
-    let mut conn = rusqlite::Connection::open(path).expect("raw open");
-    refinery::Runner::new(&migrations)
-        .run(&mut conn)
-        .expect("migrate to V4");
+    let conn = database_at(path, 4);
     conn.execute_batch(&format!(
         "INSERT INTO products (id, sku, name, price_cents, stock, created_at, updated_at, version)
          VALUES (1, 'V4-1', 'One', 1000, 6, {t0}, {t2}, 3),
@@ -315,4 +322,216 @@ async fn a_v4_database_is_upgraded_to_one_line_orders() {
     );
     assert_eq!(inventory.verify_invariants().await.expect("verify"), vec![]);
     store.close().await.expect("close");
+}
+
+/// A database left by the release before stock was kept per location (schema V5), filled as
+/// that release wrote it: carts of several lines in every status, their ledger and history
+/// rows, and a deleted product whose ledger rows had the highest ids.
+fn v5_database(path: &Path) -> rusqlite::Connection {
+    let conn = database_at(path, 5);
+    conn.execute_batch(&format!(
+        "INSERT INTO products (id, sku, name, price_cents, stock, created_at, updated_at, version)
+         VALUES (1, 'V5-1', 'One', 100, 4, {t0}, {t4}, 5),
+                (2, 'V5-2', 'Two', 250, 0, {t0}, {t3}, 3),
+                (3, 'V5-3', 'Three', 300, 2, {t0}, {t0}, 1),
+                (4, 'V5-4', 'Gone', 500, 3, {t0}, {t0}, 1);
+         INSERT INTO orders (id, status, total_cents, created_at, updated_at, version) VALUES
+             (1, 'PENDING',  450, {t2}, {t2}, 1),
+             (2, 'PAID',     100, {t2}, {t3}, 2),
+             (3, 'SHIPPED',  750, {t3}, {t4}, 3),
+             (4, 'CANCELED', 500, {t3}, {t4}, 2);
+         INSERT INTO order_lines (order_id, line, product_id, quantity, unit_price_cents,
+                                  total_cents) VALUES
+             (1, 0, 1, 2, 100, 200), (1, 1, 2, 1, 250, 250),
+             (2, 0, 1, 1, 100, 100),
+             (3, 0, 2, 3, 250, 750),
+             (4, 0, 1, 5, 100, 500);
+         INSERT INTO stock_movements (id, product_id, delta, kind, reason, order_id, created_at)
+         VALUES (1, 1, 7, 'initial', 'initial', NULL, {t0}),
+                (2, 2, 4, 'initial', 'initial', NULL, {t0}),
+                (3, 3, 2, 'initial', 'initial', NULL, {t0}),
+                (4, 1, -2, 'order_placed', 'order_placed', 1, {t2}),
+                (5, 2, -1, 'order_placed', 'order_placed', 1, {t2}),
+                (6, 1, -1, 'order_placed', 'order_placed', 2, {t2}),
+                (7, 2, -3, 'order_placed', 'order_placed', 3, {t3}),
+                (8, 1, -5, 'order_placed', 'order_placed', 4, {t3}),
+                (9, 1, 5, 'order_canceled', 'order_canceled', 4, {t4}),
+                (10, 4, 3, 'initial', 'initial', NULL, {t0});
+         DELETE FROM stock_movements WHERE product_id = 4;
+         DELETE FROM products WHERE id = 4;
+         INSERT INTO order_events (order_id, from_status, to_status, source, event_id, created_at)
+         VALUES (1, NULL, 'PENDING', 'api', NULL, {t2}),
+                (2, NULL, 'PENDING', 'api', NULL, {t2}),
+                (2, 'PENDING', 'PAID', 'api', NULL, {t3}),
+                (3, NULL, 'PENDING', 'api', NULL, {t3}),
+                (3, 'PENDING', 'PAID', 'api', NULL, {t3}),
+                (3, 'PAID', 'SHIPPED', 'api', NULL, {t4}),
+                (4, NULL, 'PENDING', 'api', NULL, {t3}),
+                (4, 'PENDING', 'CANCELED', 'api', NULL, {t4});",
+        t0 = at(0),
+        t2 = at(2),
+        t3 = at(3),
+        t4 = at(4),
+    ))
+    .expect("V5 rows");
+    conn
+}
+
+/// `(location, on_hand, committed)` of each level of the product.
+async fn levels_of(store: &SqliteStore, product_id: i64) -> Vec<(i64, i64, i64)> {
+    store
+        .product_levels(product_id)
+        .await
+        .expect("levels")
+        .iter()
+        .map(|l| (l.location_id(), l.on_hand().get(), l.committed().get()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_v5_database_is_upgraded_to_stock_at_the_default_location() {
+    use inventory_core::{Allocation, DEFAULT_LOCATION as AT_1, Quantity, Transfer};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("v5.db");
+    drop(v5_database(&path));
+
+    let store = SqliteStore::open(&path).await.expect("open a V5 database");
+    let inventory = Inventory::new(store.clone());
+    assert_eq!(inventory.verify_invariants().await.expect("verify"), vec![]);
+    let locations = store.list_locations().await.expect("locations");
+    assert_eq!(locations.len(), 1);
+    assert_eq!(
+        (locations[0].id, locations[0].code.as_str()),
+        (AT_1, "default")
+    );
+    assert_eq!(locations[0].name.as_str(), "Default");
+    // Everything at the default location: on hand = stock + committed, committed = the units
+    // of PENDING and PAID lines (orders 1 and 2; the shipped and the canceled hold none).
+    assert_eq!(levels_of(&store, 1).await, vec![(AT_1, 7, 3)]);
+    assert_eq!(levels_of(&store, 2).await, vec![(AT_1, 1, 1)]);
+    assert_eq!(levels_of(&store, 3).await, vec![(AT_1, 2, 0)]);
+    // Every line, wholly at the default location.
+    let orders = store
+        .list_orders(inventory_core::OrderFilter::default(), Page::default())
+        .await
+        .expect("orders");
+    assert_eq!(orders.len(), 4);
+    for o in &orders {
+        for l in &o.lines {
+            let whole = Allocation {
+                location_id: AT_1,
+                quantity: l.quantity,
+            };
+            assert_eq!(l.allocations, vec![whole], "order {}", o.id);
+        }
+        assert_eq!(&store.get_order(o.id).await.expect("get"), o);
+    }
+    // Every ledger row, at the default location, ids and order kept.
+    for product_id in [1, 2, 3] {
+        let ledger = store
+            .list_movements(product_id, Page::default())
+            .await
+            .expect("ledger");
+        assert!(ledger.iter().all(|m| m.location_id == AT_1));
+    }
+    let ids: Vec<i64> = store
+        .list_movements(1, Page::default())
+        .await
+        .expect("ledger")
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, vec![1, 4, 6, 8, 9]);
+
+    // The store carries on: shipping takes the paid units off the shelf, a cancel releases the
+    // pending ones where they were, a transfer writes the new kinds.
+    let change = |from: OrderStatus, to| {
+        StatusChange::new(from.transition_to(to).expect("allowed"), ChangeSource::Api)
+    };
+    let now = orders[0].created_at;
+    let ship = change(OrderStatus::Paid, OrderStatus::Shipped);
+    store.change_status(2, &ship, now).await.expect("ship");
+    assert_eq!(levels_of(&store, 1).await, vec![(AT_1, 6, 2)]);
+    let cancel = change(OrderStatus::Pending, OrderStatus::Canceled);
+    store.change_status(1, &cancel, now).await.expect("cancel");
+    assert_eq!(levels_of(&store, 1).await, vec![(AT_1, 6, 0)]);
+    assert_eq!(levels_of(&store, 2).await, vec![(AT_1, 1, 0)]);
+    assert_eq!(store.get_product(1).await.expect("get").stock.get(), 6);
+    let released = store
+        .list_movements(2, Page::default())
+        .await
+        .expect("ledger")
+        .pop()
+        .expect("a row");
+    assert_eq!(
+        (released.kind, released.location_id, released.delta.get()),
+        (MovementKind::OrderCanceled, AT_1, 1)
+    );
+    assert!(
+        released.id > 10,
+        "a new row's id follows the deleted product's rows, not only the remaining ones"
+    );
+    let east = inventory_core::NewLocation::new(
+        inventory_core::LocationCode::parse("V6-EAST").expect("code"),
+        inventory_core::LocationName::parse("East").expect("name"),
+        1,
+    )
+    .expect("location");
+    let east = store
+        .create_location(east)
+        .await
+        .expect("a second location");
+    assert_eq!(east.id, 2);
+    let two = Quantity::new(2).expect("quantity");
+    let transfer = Transfer::new(1, AT_1, east.id, two).expect("transfer");
+    store
+        .transfer_stock(&transfer, now)
+        .await
+        .expect("transfer");
+    assert_eq!(
+        levels_of(&store, 1).await,
+        vec![(AT_1, 4, 0), (east.id, 2, 0)]
+    );
+    let kinds: Vec<_> = store
+        .list_movements(1, Page::default())
+        .await
+        .expect("ledger")
+        .iter()
+        .rev()
+        .take(2)
+        .map(|m| (m.kind, m.location_id, m.delta.get(), m.order_id))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (MovementKind::TransferIn, east.id, 2, None),
+            (MovementKind::TransferOut, AT_1, -2, None),
+        ]
+    );
+    let o = store
+        .order(inventory_core::testing::cart(&[(1, 5), (3, 1)]))
+        .await
+        .expect("a cart over the old products");
+    assert!(o.id > 4, "ids continue after the old orders");
+    assert_eq!(inventory.verify_invariants().await.expect("verify"), vec![]);
+    store.close().await.expect("close");
+
+    // The rebuilt ledger kept its index and its AUTOINCREMENT counter, under its own name.
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_sequence ORDER BY name")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("names");
+    assert_eq!(names, vec!["products", "stock_movements"]);
+    let index: String = conn
+        .query_row(
+            "SELECT tbl_name FROM sqlite_master WHERE name = 'stock_movements_by_product'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the index");
+    assert_eq!(index, "stock_movements");
 }

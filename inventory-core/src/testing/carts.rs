@@ -8,7 +8,8 @@ use tokio::task::JoinSet;
 use super::concurrency::assert_invariant;
 use super::{StoreExt, cart, new_product, t0};
 use crate::{
-    Error, Inventory, MovementKind, OrderFilter, OrderStatus, Page, Product, ProductPatch, Store,
+    Cart, Error, Inventory, MovementKind, OrderFilter, OrderStatus, Page, Product, ProductPatch,
+    Store,
 };
 
 async fn products<S: Store>(store: &S, specs: &[(&str, i64, i64)]) -> Vec<Product> {
@@ -202,13 +203,17 @@ pub struct CartRace {
     pub refused: usize,
     /// Placed carts cancelled while the others raced.
     pub canceled: usize,
+    /// Transfers between the two locations that raced the carts and went through.
+    pub transfers: usize,
 }
 
-/// 200 concurrent carts of 1 to 5 lines over 6 products with limited stock, their lines in
-/// every order (so lock order is the store's, not the caller's), spread over `instances`
-/// (handles on one database), while a quarter of the placed carts are cancelled as the race
-/// goes on: each cart is placed whole or refused for short stock, nothing else (no deadlock,
-/// no backend error), and every product's units are accounted for exactly.
+/// 200 concurrent carts of 1 to 5 lines over 6 products with limited stock held at two
+/// locations, their lines in every order (so lock order is the store's, not the caller's), some
+/// naming a location, spread over `instances` (handles on one database), while a quarter of the
+/// placed carts are cancelled and 40 transfers move units between the locations as the race
+/// goes on: each cart is placed whole or refused for short stock, each transfer moved or refused
+/// for short stock, nothing else (no deadlock, no backend error), and every product's units are
+/// accounted for exactly, per product and per location.
 pub async fn overlapping_carts_never_oversell_across<S: Store + Clone>(
     instances: &[S],
 ) -> CartRace {
@@ -222,6 +227,36 @@ pub async fn overlapping_carts_never_oversell_across<S: Store + Clone>(
             .expect("create");
         ids.push((p.id, *stock));
     }
+    let east = first
+        .create_location(
+            crate::NewLocation::new(
+                crate::LocationCode::parse("OVER-EAST").expect("code"),
+                crate::LocationName::parse("East").expect("name"),
+                1,
+            )
+            .expect("location"),
+        )
+        .await
+        .expect("create location")
+        .id;
+    let quantity = |n: i64| crate::Quantity::new(n).expect("quantity");
+    for (id, stock) in &ids {
+        let half = crate::Transfer::new(*id, crate::DEFAULT_LOCATION, east, quantity(stock / 2))
+            .expect("transfer");
+        first.transfer_stock(&half, t0()).await.expect("moved");
+    }
+    let mut moves = JoinSet::new();
+    for i in 0..40usize {
+        let store = instances[i % instances.len()].clone();
+        let (from, to) = if i % 2 == 0 {
+            (crate::DEFAULT_LOCATION, east)
+        } else {
+            (east, crate::DEFAULT_LOCATION)
+        };
+        let t = crate::Transfer::new(ids[i % ids.len()].0, from, to, quantity(i as i64 % 3 + 1))
+            .expect("transfer");
+        moves.spawn(async move { Inventory::new(store).transfer_stock(&t).await });
+    }
     let mut tasks = JoinSet::new();
     for i in 0..200usize {
         let store = instances[i % instances.len()].clone();
@@ -233,9 +268,17 @@ pub async fn overlapping_carts_never_oversell_across<S: Store + Clone>(
         if i % 2 == 1 {
             lines.reverse();
         }
+        let mut lines: Vec<crate::CartLine> = lines
+            .into_iter()
+            .map(|(p, q)| crate::CartLine::new(p, quantity(q)))
+            .collect();
+        if i % 7 == 0 {
+            lines[0] = lines[0].at(east);
+        }
+        let order = Cart::new(lines).expect("cart");
         tasks.spawn(async move {
             let inv = Inventory::new(store);
-            let placed = inv.place_order(cart(&lines)).await;
+            let placed = inv.place_order(order).await;
             match placed {
                 Ok(o) if i % 4 == 0 => inv.cancel_order(o.id).await.map(|_| (true, true)),
                 Ok(_) => Ok((true, false)),
@@ -247,7 +290,15 @@ pub async fn overlapping_carts_never_oversell_across<S: Store + Clone>(
         placed: 0,
         refused: 0,
         canceled: 0,
+        transfers: 0,
     };
+    while let Some(r) = moves.join_next().await {
+        match r.expect("task") {
+            Ok(_) => report.transfers += 1,
+            Err(Error::InsufficientStock { .. }) => {}
+            Err(e) => panic!("unexpected transfer error {e:?}"),
+        }
+    }
     while let Some(r) = tasks.join_next().await {
         match r.expect("task") {
             Ok((_, canceled)) => {
@@ -276,6 +327,11 @@ pub async fn overlapping_carts_never_oversell_across<S: Store + Clone>(
         );
         assert_invariant(first, id, initial).await;
     }
+    let violations = Inventory::new(first.clone())
+        .verify_invariants()
+        .await
+        .expect("checked");
+    assert!(violations.is_empty(), "{violations:#?}");
     report
 }
 

@@ -21,6 +21,7 @@ pub mod concurrency;
 pub mod conformance;
 pub mod decisions;
 pub mod filters;
+pub mod locations;
 pub mod model;
 pub mod records;
 pub mod versions;
@@ -83,7 +84,7 @@ pub fn new_order(product_id: i64, quantity: i64) -> Cart {
 
 /// The only line of a one-line order.
 pub fn only_line(order: &Order) -> crate::OrderLine {
-    *order.single_line().expect("a one-line order")
+    order.single_line().expect("a one-line order").clone()
 }
 
 /// `(id, status, [(product, quantity, unit price cents)], total cents)`: an order reduced to
@@ -212,6 +213,15 @@ macro_rules! store_conformance_tests {
             a_short_cart_takes_nothing_and_names_every_short_line,
             cancelling_a_cart_returns_every_line,
             overlapping_carts_never_oversell,
+        );
+        $crate::__store_case_tests!($fresh; locations;
+            locations_are_created_listed_and_unique,
+            seed_stock_is_the_default_location,
+            orders_commit_ship_and_release,
+            allocation_by_priority_is_recorded_and_returned,
+            pinned_lines_are_served_where_they_say,
+            transfers_and_adjustments_stay_at_their_locations,
+            racing_carts_and_transfers_keep_every_location_exact,
         );
         $crate::__store_case_tests!($fresh; filters;
             list_orders_filters_by_creation_time,

@@ -22,6 +22,7 @@ struct Operation {
 
 const UNKNOWN_PRODUCT: Answer = (404, "Unknown product", &["Detail"]);
 const UNKNOWN_ORDER: Answer = (404, "Unknown order", &["Detail"]);
+const UNKNOWN_LOCATION: Answer = (404, "Unknown location", &["Detail"]);
 const CONCURRENT: Answer = (409, "Changed concurrently; retry", &["Detail"]);
 const STALE: Answer = (
     412,
@@ -75,7 +76,7 @@ const OPERATIONS: &[Operation] = &[
             UNKNOWN_PRODUCT,
             (
                 409,
-                "The new SKU is taken, or the stock is not the `if_current` of the compare-and-set form",
+                "The new SKU is taken, the stock is not the `if_current` of the compare-and-set form, or the stock asked for is below what other locations hold",
                 &["Detail", "StockChanged"],
             ),
             STALE,
@@ -102,10 +103,10 @@ const OPERATIONS: &[Operation] = &[
         method: "post",
         body: Some("AdjustmentRequest"),
         answers: &[
-            UNKNOWN_PRODUCT,
+            (404, "Unknown product, or unknown location", &["Detail"]),
             (
                 409,
-                "The stock would go below zero, or above its maximum",
+                "The stock (or the location's available units) would go below zero, or above its maximum",
                 &["InsufficientStock", "Detail"],
             ),
         ],
@@ -121,7 +122,11 @@ const OPERATIONS: &[Operation] = &[
         method: "post",
         body: Some("OrderCreate"),
         answers: &[
-            UNKNOWN_PRODUCT,
+            (
+                404,
+                "Unknown product, or a line names an unknown location",
+                &["Detail"],
+            ),
             (
                 409,
                 "Insufficient stock, or a request with the same Idempotency-Key still in flight (Retry-After)",
@@ -198,6 +203,43 @@ const OPERATIONS: &[Operation] = &[
                 ],
             ),
             (503, "No WEBHOOK_SECRET is configured", &["Detail"]),
+        ],
+    },
+    Operation {
+        path: "/products/{product_id}/levels",
+        method: "get",
+        body: None,
+        answers: &[UNKNOWN_PRODUCT],
+    },
+    Operation {
+        path: "/locations",
+        method: "post",
+        body: Some("LocationCreate"),
+        answers: &[(409, "Another location has this code", &["Detail"])],
+    },
+    Operation {
+        path: "/locations",
+        method: "get",
+        body: None,
+        answers: &[],
+    },
+    Operation {
+        path: "/locations/{location_id}",
+        method: "get",
+        body: None,
+        answers: &[UNKNOWN_LOCATION],
+    },
+    Operation {
+        path: "/transfers",
+        method: "post",
+        body: Some("TransferCreate"),
+        answers: &[
+            (404, "Unknown product or location", &["Detail"]),
+            (
+                409,
+                "More than the source's available units, or the destination would exceed the maximum",
+                &["InsufficientStock", "Detail"],
+            ),
         ],
     },
     Operation {

@@ -5,7 +5,8 @@
 use inventory_core::idempotency::IdempotencyKey;
 use inventory_core::webhook::{MAX_EVENT_ID_LEN, PAYMENT_SUCCEEDED, PaymentEvent};
 use inventory_core::{
-    Adjustments, Cart, MAX_CENTS, MAX_STOCK, ProductBatch, ProductName, Quantity, Reason, Sku,
+    Adjustments, Cart, LocationCode, LocationName, MAX_CENTS, MAX_STOCK, PRIORITY_RANGE,
+    ProductBatch, ProductName, Quantity, Reason, Sku,
 };
 use serde_json::{Value, json};
 
@@ -170,7 +171,11 @@ fn request_bodies() -> Vec<(&'static str, Value)> {
                         "items": {
                             "type": "object", "additionalProperties": false,
                             "required": ["product_id", "quantity"],
-                            "properties": {"product_id": int(1, i64::MAX), "quantity": int(1, Quantity::MAX)},
+                            "properties": {
+                                "product_id": int(1, i64::MAX),
+                                "quantity": int(1, Quantity::MAX),
+                                "location_id": {"description": "Take this line from this location only (404 if it does not exist); otherwise the engine allocates.", "type": "integer", "format": "int64", "minimum": 1},
+                            },
                         },
                     },
                 },
@@ -201,6 +206,7 @@ fn request_bodies() -> Vec<(&'static str, Value)> {
                               "type": "integer", "format": "int64", "minimum": -MAX_STOCK,
                               "maximum": MAX_STOCK, "not": {"const": 0}},
                     "reason": text(Reason::MAX_CHARS, text_pattern(Reason::is_allowed_char)),
+                    "location_id": {"description": "The location adjusted (default: 1, the default location); its available units never go below 0.", "type": "integer", "format": "int64", "minimum": 1},
                 },
                 "example": {"delta": -3, "reason": "damaged"},
             }),
@@ -213,6 +219,36 @@ fn request_bodies() -> Vec<(&'static str, Value)> {
                     "type": "array", "minItems": 1, "maxItems": Adjustments::MAX_ITEMS,
                     "items": reference("AdjustmentCreate")}],
                 "example": [{"delta": 20, "reason": "delivery"}, {"delta": -2, "reason": "damaged"}],
+            }),
+        ),
+        (
+            "LocationCreate",
+            json!({
+                "description": "A location to create. Unknown fields are refused.",
+                "type": "object", "additionalProperties": false, "required": ["code", "name"],
+                "properties": {
+                    "code": text(LocationCode::MAX_CHARS, text_pattern(LocationCode::is_allowed_char)),
+                    "name": text(LocationName::MAX_CHARS, text_pattern(LocationName::is_allowed_char)),
+                    "priority": {"description": "Allocation order, lower first (default 0, the default location's; ties by lower id).",
+                                 "type": "integer", "format": "int32",
+                                 "minimum": PRIORITY_RANGE.start(), "maximum": PRIORITY_RANGE.end()},
+                },
+                "example": {"code": "WH-EAST", "name": "East warehouse", "priority": 1},
+            }),
+        ),
+        (
+            "TransferCreate",
+            json!({
+                "description": "Units of one product to move between two different locations. Unknown fields are refused.",
+                "type": "object", "additionalProperties": false,
+                "required": ["product_id", "from_location_id", "to_location_id", "quantity"],
+                "properties": {
+                    "product_id": int(1, i64::MAX),
+                    "from_location_id": int(1, i64::MAX),
+                    "to_location_id": int(1, i64::MAX),
+                    "quantity": int(1, Quantity::MAX),
+                },
+                "example": {"product_id": 1, "from_location_id": 1, "to_location_id": 2, "quantity": 5},
             }),
         ),
         (
@@ -341,6 +377,7 @@ fn error_bodies() -> Vec<(&'static str, Value)> {
                     "required": ["line", "product_id", "requested", "available"],
                     "properties": {
                         "line": {"description": "The line's index in the cart, after merging.", "type": "integer", "minimum": 0},
+                        "location_id": {"description": "The location the line named, if it named one.", "type": "integer", "minimum": 1},
                         "product_id": id.clone(), "requested": id.clone(), "available": id.clone(),
                     },
                 },

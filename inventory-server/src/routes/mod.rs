@@ -4,6 +4,7 @@
 //! `/openapi.json` documents exactly what is served, so the three cannot drift apart.
 
 mod docs;
+mod locations;
 mod operations;
 mod orders;
 mod products;
@@ -26,6 +27,10 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     (BULK_PATH, &["POST"]),
     ("/products/{product_id}", &["GET", "PUT", "DELETE"]),
     ("/products/{product_id}/adjustments", &["GET", "POST"]),
+    ("/products/{product_id}/levels", &["GET"]),
+    ("/locations", &["GET", "POST"]),
+    ("/locations/{location_id}", &["GET"]),
+    ("/transfers", &["POST"]),
     ("/orders", &["GET", "POST"]),
     ("/orders/{order_id}", &["GET", "PUT", "DELETE"]),
     ("/orders/{order_id}/events", &["GET"]),
@@ -66,7 +71,10 @@ pub fn strip_version(segments: &mut Vec<String>) -> &'static str {
 /// operational route (health, metrics, the document and its viewers).
 pub fn is_resource(template: &str) -> bool {
     let first = template.trim_start_matches('/').split('/').next();
-    matches!(first, Some("products" | "orders" | "webhooks"))
+    matches!(
+        first,
+        Some("products" | "orders" | "webhooks" | "locations" | "transfers")
+    )
 }
 
 /// The path `/openapi.json` lists for a route: the `/v1` form for the API's resources; the
@@ -119,6 +127,11 @@ pub async fn dispatch(
             products::list_adjustments(state, id, req).await
         }
         "/products/{product_id}/adjustments" => products::adjust(state, id, req).await,
+        "/products/{product_id}/levels" => locations::levels(state, id).await,
+        "/locations" if m == Method::GET => locations::list(state).await,
+        "/locations" => locations::create(state, req).await,
+        "/locations/{location_id}" => locations::get(state, id).await,
+        "/transfers" => locations::transfer(state, req).await,
         "/orders" if m == Method::GET => orders::list(state, req).await,
         "/orders" => orders::create(state, req).await,
         "/orders/{order_id}" if m == Method::GET => orders::get(state, id).await,

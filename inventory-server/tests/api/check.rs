@@ -193,10 +193,22 @@ async fn check_reports_each_corrupted_product_postgres() {
         .lines()
         .filter(|l| l.starts_with("violation"))
         .collect();
+    // The bumped product's stock disagrees with its ledger; the hidden order's product also
+    // has more committed at its location than live orders hold there: a line for each.
     assert_eq!(
         violations.len(),
-        2,
-        "one line per violating product: {run:?}"
+        3,
+        "one line per violating product and location: {run:?}"
+    );
+    assert!(
+        violations
+            .iter()
+            .any(|l| l.contains(&format!("product {hidden} at location 1:"))),
+        "the location's committed units are checked: {run:?}"
+    );
+    assert!(
+        run.stdout.contains("2 product(s) violate"),
+        "products counted once: {run:?}"
     );
     for product in [bumped, hidden] {
         let named = format!("product {product}:");

@@ -107,13 +107,14 @@ async fn never_below_zero(app: TestApp) {
         10,
         "a refused adjustment changes nothing"
     );
-    // Nor above the maximum stock: a valid delta the current stock cannot take, 409 as below
-    // zero (a 422 would say the request itself is malformed).
+    // Nor above the maximum: a valid delta the current stock cannot take, 409 as below zero (a
+    // 422 would say the request itself is malformed). The 2 units promised to the order are
+    // on the shelf too, and the shelf has the maximum: 10 available + 2 committed.
     let max = inventory_core::MAX_STOCK;
     let reply = app
         .post_json(
             &adjustments(id),
-            &json!({"delta": max - 9, "reason": "typo"}),
+            &json!({"delta": max - 11, "reason": "typo"}),
         )
         .await;
     reply.assert_detail(
@@ -124,14 +125,14 @@ async fn never_below_zero(app: TestApp) {
     let full = app
         .post_json(
             &adjustments(id),
-            &json!({"delta": max - 10, "reason": "fill"}),
+            &json!({"delta": max - 12, "reason": "fill"}),
         )
         .await
         .expect_json(200);
-    assert_eq!(full["stock"], json!(max));
+    assert_eq!(full["stock"], json!(max - 2));
     app.post_json(
         &adjustments(id),
-        &json!({"delta": 10 - max, "reason": "undo"}),
+        &json!({"delta": 12 - max, "reason": "undo"}),
     )
     .await
     .assert_status(200);

@@ -59,6 +59,7 @@ mod hostile_input;
 mod http;
 mod idempotency;
 mod ledger;
+mod locations;
 mod logs;
 mod monitoring;
 mod openapi_security;

@@ -6,11 +6,15 @@ use rusqlite::{Connection, Row, params};
 use super::{from_db_time, page_params, products, snapshot};
 use crate::error::{DbResult, corrupt};
 
-/// Appends a ledger row. `reason` is the caller's for a manual adjustment; the other kinds carry
-/// their own name, as the reference store does.
-pub(crate) fn record(
+/// Appends a ledger row of the available units of `product_id` at `location_id` moving by
+/// `delta`. `reason` is the caller's for a manual adjustment; the other kinds carry their own
+/// name, as the reference store does. Only [`super::locations::apply_levels`] calls it: every
+/// ledger row is a level change's.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn record(
     conn: &Connection,
     product_id: i64,
+    location_id: i64,
     delta: StockDelta,
     kind: MovementKind,
     reason: Option<&str>,
@@ -18,8 +22,9 @@ pub(crate) fn record(
     at: i64,
 ) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO stock_movements (product_id, delta, kind, reason, order_id, created_at,
+                                      location_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .db()?
     .execute(params![
@@ -28,7 +33,8 @@ pub(crate) fn record(
         kind.as_str(),
         reason.unwrap_or(kind.as_str()),
         order_id,
-        at
+        at,
+        location_id
     ])
     .db()?;
     Ok(())
@@ -43,6 +49,7 @@ struct MovementRow {
     reason: String,
     order_id: Option<i64>,
     created_at: i64,
+    location_id: i64,
 }
 
 impl MovementRow {
@@ -55,6 +62,7 @@ impl MovementRow {
             reason: r.get(4)?,
             order_id: r.get(5)?,
             created_at: r.get(6)?,
+            location_id: r.get(7)?,
         })
     }
 
@@ -71,6 +79,7 @@ impl MovementRow {
             kind,
             reason: self.reason,
             order_id: self.order_id,
+            location_id: self.location_id,
             created_at: from_db_time(self.created_at)?,
         })
     }
@@ -90,7 +99,7 @@ pub(crate) fn list_movements(
         let (after, limit, skip) = page_params(page);
         let mut stmt = conn
             .prepare_cached(
-                "SELECT id, product_id, delta, kind, reason, order_id, created_at
+                "SELECT id, product_id, delta, kind, reason, order_id, created_at, location_id
                  FROM stock_movements WHERE product_id = ?1 AND id > ?2
                  ORDER BY id LIMIT ?3 OFFSET ?4",
             )

@@ -4,13 +4,15 @@
 //! ones inside a savepoint of its batch transaction, so whatever a function does before it
 //! returns an error is undone, and every function may check, then write, without a race: the
 //! writer is the only one writing. Every rule is core's: a function reads what core needs (the
-//! stock, the key, the status), core decides, and the function writes what core said; a refusal
-//! is the core's own error, never a constraint's message parsed.
+//! stock, the levels, the key, the status), core decides, and the function writes what core
+//! said; a refusal is the core's own error, never a constraint's message parsed. Every change
+//! of a stock level, with its ledger row, is written by one function (`locations::apply_levels`).
 
 mod events;
 mod history;
 mod idempotency;
 mod ledger;
+mod locations;
 mod orders;
 mod products;
 
@@ -18,6 +20,9 @@ pub(crate) use events::{apply_event, event_processed};
 pub(crate) use history::order_history;
 pub(crate) use idempotency::{idempotent, purge_idempotency_keys};
 pub(crate) use ledger::list_movements;
+pub(crate) use locations::{
+    create_location, get_location, list_locations, product_levels, transfer_stock,
+};
 pub(crate) use orders::{change_status, expire_orders, get_order, list_orders, place_order};
 pub(crate) use products::{
     adjust_stock, create_product, delete_product, get_product, list_products, update_product,

@@ -1,18 +1,19 @@
-//! Orders: placing a cart (each product's take and the read of its stock in one statement, core
-//! deciding), applying core's status changes, and expiring unpaid ones; each with its lines,
-//! ledger and history rows.
+//! Orders: placing a cart (each product's stock, price and levels read, core allocating),
+//! applying core's status changes, and expiring unpaid ones; each with its lines, allocations,
+//! level changes, ledger and history rows.
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
 
 use inventory_core::{
-    Amount, Cart, ChangeSource, Error, Money, MovementKind, Order, OrderFilter, OrderLine,
-    OrderStatus, Page, Quantity, Result, StatusChange, Stock, StockDelta, StockedProduct,
-    UnknownStatus, Version,
+    Allocation, Amount, Cart, ChangeSource, Error, Money, MovementKind, Order, OrderFilter,
+    OrderLine, OrderStatus, Page, Quantity, Result, StatusChange, Stock, StockDelta,
+    StockedProduct, UnknownStatus, Version,
 };
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
-use super::{from_db_time, history, ledger, page_params, to_db_time};
+use super::locations::{apply_levels, levels_of};
+use super::{from_db_time, history, page_params, to_db_time};
 use crate::error::{DbResult, corrupt};
 
 /// The columns [`OrderRow::read`] expects, in order; a macro so statements are `concat!`ed at
@@ -70,41 +71,72 @@ impl OrderRow {
     }
 }
 
-/// An order's lines, in line order.
+/// One row of [`lines_of`]'s statement: a line, and one of its allocations (`None` for a line
+/// without any, which the migration and the store never leave).
+type LineRow = (i64, i64, i64, i64, i64, Option<i64>, Option<i64>);
+
+/// An order's lines, in line order, each with its allocations in the order core made them
+/// (the rowid of `order_allocations`, whose rows are never deleted). One statement per order,
+/// lines and allocations together.
 fn lines_of(conn: &Connection, order_id: i64) -> Result<Vec<OrderLine>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT line, product_id, quantity, unit_price_cents, total_cents FROM order_lines
-             WHERE order_id = ?1 ORDER BY line",
+            "SELECT l.line, l.product_id, l.quantity, l.unit_price_cents, l.total_cents,
+                    a.location_id, a.quantity
+             FROM order_lines AS l
+             LEFT JOIN order_allocations AS a ON a.order_id = l.order_id AND a.line = l.line
+             WHERE l.order_id = ?1 ORDER BY l.line, a.rowid",
         )
         .db()?;
     let rows = stmt
         .query_map([order_id], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
             ))
         })
         .db()?;
-    let mut lines = Vec::new();
+    let mut lines: Vec<OrderLine> = Vec::new();
     for row in rows {
-        let (line, product_id, quantity, price, total) = row.db()?;
+        let (line, product_id, quantity, price, total, location, allocated): LineRow = row.db()?;
         let bad = |what: &str, e: &dyn Display| {
             corrupt(format!("order {order_id} line {line}: {what}: {e}"))
         };
-        if line != lines.len() as i64 {
+        // A line's first row makes it; each of its rows adds an allocation.
+        if line == lines.len() as i64 {
+            let quantity = Quantity::new(quantity).map_err(|e| bad("quantity", &e))?;
+            let unit_price = Money::from_cents(price).map_err(|e| bad("unit price", &e))?;
+            let l = OrderLine::new(product_id, quantity, unit_price);
+            if l.total.cents() != total {
+                return Err(bad("total", &total));
+            }
+            lines.push(l);
+        } else if line != lines.len() as i64 - 1 {
             return Err(bad("index", &"lines are not numbered from 0"));
         }
-        let quantity = Quantity::new(quantity).map_err(|e| bad("quantity", &e))?;
-        let unit_price = Money::from_cents(price).map_err(|e| bad("unit price", &e))?;
-        let l = OrderLine::new(product_id, quantity, unit_price);
-        if l.total.cents() != total {
-            return Err(bad("total", &total));
+        if let (Some(location_id), Some(allocated), Some(l)) =
+            (location, allocated, lines.last_mut())
+        {
+            let quantity = Quantity::new(allocated).map_err(|e| bad("allocation", &e))?;
+            l.allocations.push(Allocation {
+                location_id,
+                quantity,
+            });
         }
-        lines.push(l);
+    }
+    for (i, l) in lines.iter().enumerate() {
+        let allocated: i64 = l.allocations.iter().map(|a| a.quantity.get()).sum();
+        if allocated != l.quantity.get() {
+            return Err(corrupt(format!(
+                "order {order_id} line {i}: {allocated} units allocated of {}",
+                l.quantity
+            )));
+        }
     }
     Ok(lines)
 }
@@ -114,62 +146,33 @@ pub(super) fn parse_status(order_id: i64, s: &str) -> Result<OrderStatus> {
         .map_err(|e: UnknownStatus| corrupt(format!("order {order_id}: status {s:?}: {e}")))
 }
 
-/// Takes the cart's units as core's [`Cart::place`] decides, and inserts the order, its lines,
-/// one `order_placed` ledger row per line and its first history row.
+/// Places the cart as core's [`Cart::place`] decides on each product's stock, price and levels:
+/// the products' new stock, the order, its lines and their allocations, each allocation's
+/// level change with its `order_placed` ledger row, and the order's first history row.
 pub(crate) fn place_order(conn: &Connection, cart: &Cart, at: i64) -> Result<Order> {
-    // Each product's units, all its lines together.
-    let mut wanted: BTreeMap<i64, i64> = BTreeMap::new();
-    for line in cart.lines() {
-        *wanted.entry(line.product_id()).or_default() += line.quantity().get();
-    }
-    // One statement per product takes the units and reads what was there and the price (the
-    // hot path has no separate read). Core then decides on those stocks; a refusal returns an
-    // error, and the savepoint undoes the takes. OR IGNORE: when a take would break the
-    // schema's CHECK (stock >= 0), the row is left alone and nothing is returned; the stock is
-    // then read as it is, for core to say why. One writer: no lock order to keep, but the
-    // products are taken in core's all the same.
+    // The writer is the only one writing: what is read here stays so until this command
+    // writes, in core's lock order all the same. A product that does not exist is left out,
+    // for core to name.
     let mut products = BTreeMap::new();
-    let mut after: BTreeMap<i64, Option<i64>> = BTreeMap::new();
     for id in cart.lock_order() {
-        let quantity = wanted.get(&id).copied().unwrap_or(0);
-        let taken: Option<(i64, i64, i64)> = conn
-            .prepare_cached(
-                "UPDATE OR IGNORE products SET stock = stock - ?1, updated_at = ?2, version = version + 1 WHERE id = ?3
-                 RETURNING stock + ?1, stock, price_cents",
-            )
+        let read: Option<(i64, i64)> = conn
+            .prepare_cached("SELECT stock, price_cents FROM products WHERE id = ?1")
             .db()?
-            .query_row(params![quantity, at, id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .db()?;
-        let read = match taken {
-            Some((before, left, price)) => {
-                after.insert(id, Some(left));
-                Some((before, price))
-            }
-            None => {
-                after.insert(id, None);
-                conn.prepare_cached("SELECT stock, price_cents FROM products WHERE id = ?1")
-                    .db()?
-                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-                    .db()?
-            }
-        };
         if let Some((stock, price)) = read {
-            products.insert(id, stocked(id, stock, price)?);
+            products.insert(id, stocked(conn, id, stock, price)?);
         }
     }
     let placement = cart.place(&products)?;
-    // What core leaves of each product is what the takes left.
-    for (id, core) in placement.stock_left() {
-        let db = after.get(&id).copied().flatten();
-        if db != Some(core.get()) {
-            return Err(Error::backend(format!(
-                "product {id}: the database left {db:?}, core says {core}"
-            )));
-        }
+    for (id, left) in placement.stock_left() {
+        conn.prepare_cached(
+            "UPDATE products SET stock = ?1, updated_at = ?2, version = version + 1 WHERE id = ?3",
+        )
+        .db()?
+        .execute(params![left.get(), at, id])
+        .db()?;
     }
     let status = OrderStatus::Pending;
     let id: i64 = conn
@@ -183,7 +186,6 @@ pub(crate) fn place_order(conn: &Connection, cart: &Cart, at: i64) -> Result<Ord
             |r| r.get(0),
         )
         .db()?;
-    let kind = MovementKind::OrderPlaced;
     for (i, l) in placement.lines().iter().enumerate() {
         conn.prepare_cached(
             "INSERT INTO order_lines (order_id, line, product_id, quantity, unit_price_cents,
@@ -200,19 +202,30 @@ pub(crate) fn place_order(conn: &Connection, cart: &Cart, at: i64) -> Result<Ord
             l.line.total.cents()
         ])
         .db()?;
-        ledger::record(conn, l.line.product_id, l.delta(), kind, None, Some(id), at)?;
+        for a in &l.line.allocations {
+            conn.prepare_cached(
+                "INSERT INTO order_allocations (order_id, line, location_id, quantity)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .db()?
+            .execute(params![id, i as i64, a.location_id, a.quantity.get()])
+            .db()?;
+        }
     }
+    let kind = MovementKind::OrderPlaced;
+    apply_levels(conn, &placement.level_changes(), kind, None, Some(id), at)?;
     history::record(conn, id, None, status, &ChangeSource::Api, at)?;
     Ok(placement.into_order(id, from_db_time(at)?))
 }
 
-/// A product's stock and price as read, checked.
-fn stocked(id: i64, stock: i64, price: i64) -> Result<StockedProduct> {
+/// A product's stock, price and levels as read, checked.
+fn stocked(conn: &Connection, id: i64, stock: i64, price: i64) -> Result<StockedProduct> {
     Ok(StockedProduct {
         stock: Stock::new(stock)
             .map_err(|e| corrupt(format!("product {id}: stock {stock}: {e}")))?,
         price: Money::from_cents(price)
             .map_err(|e| corrupt(format!("product {id}: price: {e}")))?,
+        levels: levels_of(conn, id)?,
     })
 }
 
@@ -301,8 +314,10 @@ impl ListQuery {
     }
 }
 
-/// Applies core's status change as a compare-and-set, with its history row and, when the change
-/// says so, the units back to stock (and their ledger row) in the same savepoint.
+/// Applies core's status change as a compare-and-set (the order row first), with its history
+/// row and, when [`StatusChange::moves_stock`], core's level changes of the order's allocations
+/// in the same savepoint: a restock also returns the units to the products' stock, with a
+/// ledger row per allocation; shipping takes them off the shelves, with none.
 pub(crate) fn change_status(
     conn: &Connection,
     id: i64,
@@ -345,32 +360,52 @@ pub(crate) fn change_status(
         });
     };
     let order = row.into_order(conn)?;
-    if let Some(kind) = change.restock() {
-        for line in &order.lines {
-            let product_id = line.product_id;
-            let back = StockDelta::returning(line.quantity);
-            // Returns the units and reads what was there in one statement; core bounds the
-            // result, and a refusal is undone by the savepoint.
-            let before: i64 = conn
-                .prepare_cached(
-                    "UPDATE products SET stock = stock + ?1, updated_at = ?2, version = version + 1 WHERE id = ?3
-                     RETURNING stock - ?1",
-                )
-                .db()?
-                .query_row(params![back.get(), at, product_id], |r| r.get(0))
-                .optional()
-                .db()?
-                // The foreign key makes this impossible; the savepoint undoes the status change.
-                .ok_or(Error::ProductNotFound { id: product_id })?;
-            Stock::new(before)
-                .map_err(|e| corrupt(format!("product {product_id}: stock {before}: {e}")))?
-                .apply(back)
-                .map_err(|_| Error::StockAboveMaximum { product_id })?;
-            ledger::record(conn, product_id, back, kind, None, Some(id), at)?;
-        }
+    if change.moves_stock() {
+        // A restock also returns the units to the products' stock, with a ledger row of its
+        // kind per allocation. Shipping takes them off the shelf where they were, which moves
+        // no available units: no ledger row, so the kind given is never written.
+        let kind = match change.restock() {
+            Some(kind) => {
+                restock(conn, &order, at)?;
+                kind
+            }
+            None => MovementKind::OrderPlaced,
+        };
+        let changes = change.level_changes(&order);
+        apply_levels(conn, &changes, kind, None, Some(id), at)?;
     }
     history::record(conn, id, Some(t.from()), t.to(), change.source(), at)?;
     Ok(order)
+}
+
+/// Returns a cancelled or expired order's units to its products' stock, product by product in
+/// ascending id (the global lock order), each bounded by core's maximum; a refusal is undone by
+/// the savepoint, status change included.
+fn restock(conn: &Connection, order: &Order, at: i64) -> Result<()> {
+    let mut back: BTreeMap<i64, i64> = BTreeMap::new();
+    for line in &order.lines {
+        *back.entry(line.product_id).or_default() += line.quantity.get();
+    }
+    for (product_id, units) in back {
+        let back = StockDelta::new(units).map_err(|_| Error::StockAboveMaximum { product_id })?;
+        // Returns the units and reads what was there in one statement.
+        let before: i64 = conn
+            .prepare_cached(
+                "UPDATE products SET stock = stock + ?1, updated_at = ?2, version = version + 1 WHERE id = ?3
+                 RETURNING stock - ?1",
+            )
+            .db()?
+            .query_row(params![back.get(), at, product_id], |r| r.get(0))
+            .optional()
+            .db()?
+            // The foreign key makes this impossible; the savepoint undoes the status change.
+            .ok_or(Error::ProductNotFound { id: product_id })?;
+        Stock::new(before)
+            .map_err(|e| corrupt(format!("product {product_id}: stock {before}: {e}")))?
+            .apply(back)
+            .map_err(|_| Error::StockAboveMaximum { product_id })?;
+    }
+    Ok(())
 }
 
 /// Applies `change` (core's expiry) to up to `limit` orders in its `from` status created before

@@ -1,15 +1,18 @@
-//! Products.
+//! Products, and the level changes of their `stock`: a create's initial units, a `stock` write
+//! and adjustments, each at the location core says.
 
 use std::fmt::Display;
 
 use inventory_core::{
-    Adjustments, BatchOutcome, Error, Money, MovementKind, NewProduct, Page, Precondition, Product,
-    ProductBatch, ProductName, ProductPatch, Result, Sku, Stock, StockDelta, UpsertPlan, Version,
+    Adjustments, BatchOutcome, Error, LevelChange, Money, MovementKind, NewProduct, Page,
+    Precondition, Product, ProductBatch, ProductName, ProductPatch, Result, Sku, Stock, StockDelta,
+    UpsertPlan, Version,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{ledger, page_params};
-use crate::error::{DbResult, corrupt, is_foreign_key_violation, is_unique_violation};
+use super::locations::{apply_levels, levels_of};
+use super::page_params;
+use crate::error::{DbResult, corrupt, is_foreign_key_violation, unique_or};
 
 /// The columns [`ProductRow::read`] expects, in order; a macro so statements are `concat!`ed
 /// at compile time.
@@ -89,15 +92,11 @@ fn sku_taken(conn: &Connection, sku: &Sku, except: Option<i64>) -> Result<bool> 
 /// A rusqlite failure of a write that sets `sku`: a UNIQUE violation means the SKU is taken.
 /// Only a safety net: the SKU is checked first, and the writer is the only one writing.
 fn sku_conflict(e: rusqlite::Error, sku: &Sku) -> Error {
-    if is_unique_violation(&e) {
-        Error::DuplicateSku { sku: sku.clone() }
-    } else {
-        crate::error::SqliteError::Sqlite(e).into()
-    }
+    unique_or(e, || Error::DuplicateSku { sku: sku.clone() })
 }
 
-/// Creates the product and its `initial` ledger row (even for a stock of 0: the ledger of every
-/// product starts with it).
+/// Creates the product, its level at the default location and its `initial` ledger row there
+/// (even for a stock of 0: the ledger of every product starts with it).
 pub(crate) fn create_product(conn: &Connection, p: NewProduct, at: i64) -> Result<Product> {
     if sku_taken(conn, p.sku(), None)? {
         return Err(Error::DuplicateSku {
@@ -107,7 +106,8 @@ pub(crate) fn create_product(conn: &Connection, p: NewProduct, at: i64) -> Resul
     insert_product(conn, p, at)
 }
 
-/// Inserts a product whose SKU was found free, with its `initial` ledger row.
+/// Inserts a product whose SKU was found free, with core's [`LevelChange::initial`] (all of its
+/// stock on the default location's shelf) and its `initial` ledger row.
 fn insert_product(conn: &Connection, p: NewProduct, at: i64) -> Result<Product> {
     let id: i64 = conn
         .prepare_cached(
@@ -126,8 +126,8 @@ fn insert_product(conn: &Connection, p: NewProduct, at: i64) -> Result<Product> 
             |r| r.get(0),
         )
         .map_err(|e| sku_conflict(e, p.sku()))?;
-    let initial = StockDelta::initial(p.stock());
-    ledger::record(conn, id, initial, MovementKind::Initial, None, None, at)?;
+    let initial = LevelChange::initial(id, p.stock());
+    apply_levels(conn, &[initial], MovementKind::Initial, None, None, at)?;
     Ok(p.into_product(id))
 }
 
@@ -161,8 +161,9 @@ pub(super) fn stock_of(conn: &Connection, id: i64) -> Result<Stock> {
     stock_from_db(id, stock)
 }
 
-/// Writes the product as core's [`ProductPatch::apply_to`] makes it; a new stock level is a
-/// `set` ledger row with the difference.
+/// Writes the product as core's [`ProductPatch::apply_to`] makes it; a new stock is the level
+/// change core's [`LevelChange::set_stock`] decides on the product's levels (at the default
+/// location, or refused when less than its other locations hold), with its `set` ledger row.
 pub(crate) fn update_product(
     conn: &Connection,
     id: i64,
@@ -178,17 +179,25 @@ pub(crate) fn update_product(
     {
         return Err(Error::DuplicateSku { sku: sku.clone() });
     }
-    let delta = (product.stock != old.stock).then(|| old.stock.delta_to(product.stock));
-    write_product(conn, &product, delta, at)?;
+    let set = (product.stock != old.stock)
+        .then(|| set_stock(conn, id, old.stock.delta_to(product.stock)))
+        .transpose()?;
+    write_product(conn, &product, set, at)?;
     Ok(product)
 }
 
-/// Writes `product` over its row (at the version it carries) and, for a changed stock, the
-/// `set` ledger row of `delta`.
+/// Core's decision of moving the product's `stock` by `delta`, on its levels as they are (the
+/// writer is the only one writing, so they stay so until this command writes).
+fn set_stock(conn: &Connection, id: i64, delta: StockDelta) -> Result<LevelChange> {
+    LevelChange::set_stock(id, delta, &levels_of(conn, id)?)
+}
+
+/// Writes `product` over its row (at the version it carries) and, for a changed stock, core's
+/// level change `set` with its `set` ledger row.
 fn write_product(
     conn: &Connection,
     product: &Product,
-    delta: Option<StockDelta>,
+    set: Option<LevelChange>,
     at: i64,
 ) -> Result<()> {
     conn.prepare_cached(
@@ -206,15 +215,13 @@ fn write_product(
         product.version.get()
     ])
     .map_err(|e| sku_conflict(e, &product.sku))?;
-    if let Some(delta) = delta {
-        ledger::record(conn, product.id, delta, MovementKind::Set, None, None, at)?;
-    }
-    Ok(())
+    apply_levels(conn, set.as_slice(), MovementKind::Set, None, None, at)
 }
 
 /// Creates or updates each item of the batch as core's [`NewProduct::upsert_onto`] decides on
-/// the row holding its SKU. The writer runs the whole batch in one savepoint: any failure
-/// undoes every item.
+/// the row holding its SKU, a `stock_delta` as [`LevelChange::set_stock`] decides. The writer
+/// runs the whole batch in one savepoint: any failure (a refused `stock` included) undoes every
+/// item.
 pub(crate) fn upsert_products(
     conn: &Connection,
     batch: &ProductBatch,
@@ -238,7 +245,10 @@ pub(crate) fn upsert_products(
                 product,
                 stock_delta,
             } => {
-                write_product(conn, product, *stock_delta, at)?;
+                let set = stock_delta
+                    .map(|delta| set_stock(conn, product.id, delta))
+                    .transpose()?;
+                write_product(conn, product, set, at)?;
                 None
             }
             UpsertPlan::Unchanged(_) => None,
@@ -248,7 +258,7 @@ pub(crate) fn upsert_products(
     Ok(BatchOutcome::new(items))
 }
 
-/// Deletes a product without orders, and its ledger.
+/// Deletes a product without orders, its levels and its ledger.
 pub(crate) fn delete_product(
     conn: &Connection,
     id: i64,
@@ -266,12 +276,14 @@ pub(crate) fn delete_product(
     if has_orders {
         return Err(Error::ProductHasOrders { id });
     }
-    // The foreign key's ON DELETE CASCADE would do it too, but only with `foreign_keys` on;
-    // the ledger goes explicitly, in the same savepoint.
-    conn.prepare_cached("DELETE FROM stock_movements WHERE product_id = ?1")
-        .db()?
-        .execute([id])
-        .db()?;
+    // The foreign keys' ON DELETE CASCADE would do it too, but only with `foreign_keys` on;
+    // the ledger and the levels go explicitly, in the same savepoint.
+    for sql in [
+        "DELETE FROM stock_movements WHERE product_id = ?1",
+        "DELETE FROM stock_levels WHERE product_id = ?1",
+    ] {
+        conn.prepare_cached(sql).db()?.execute([id]).db()?;
+    }
     conn.prepare_cached("DELETE FROM products WHERE id = ?1")
         .db()?
         .execute([id])
@@ -286,15 +298,17 @@ pub(crate) fn delete_product(
     Ok(())
 }
 
-/// Applies the adjustments as core's [`Adjustments::apply_to`] decides on the current stock,
-/// with an `adjustment` ledger row each carrying its reason.
+/// Applies the adjustments as core's [`Adjustments::plan`] decides on the current stock and the
+/// product's levels: the new stock, and each adjustment's level change at its location with an
+/// `adjustment` ledger row carrying its reason.
 pub(crate) fn adjust_stock(
     conn: &Connection,
     id: i64,
     adjustments: &Adjustments,
     at: i64,
 ) -> Result<Product> {
-    let new = adjustments.apply_to(id, stock_of(conn, id)?)?;
+    let stock = stock_of(conn, id)?;
+    let (new, changes) = adjustments.plan(id, stock, &levels_of(conn, id)?)?;
     let sql = concat!(
         "UPDATE products SET stock = ?1, updated_at = ?2, version = version + 1 WHERE id = ?3 RETURNING ",
         columns!()
@@ -304,17 +318,10 @@ pub(crate) fn adjust_stock(
         .db()?
         .query_row(params![new.get(), at, id], ProductRow::read)
         .db()?;
-    for a in adjustments.as_slice() {
+    for (a, change) in adjustments.as_slice().iter().zip(&changes) {
         let reason = Some(a.reason().as_str());
-        ledger::record(
-            conn,
-            id,
-            a.delta(),
-            MovementKind::Adjustment,
-            reason,
-            None,
-            at,
-        )?;
+        let kind = MovementKind::Adjustment;
+        apply_levels(conn, std::slice::from_ref(change), kind, reason, None, at)?;
     }
     row.into_product()
 }

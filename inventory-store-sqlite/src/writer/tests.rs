@@ -94,6 +94,16 @@ fn a_failing_command_undoes_only_itself() {
         ),
         (3, 1)
     );
+    // So did the levels and allocations: A's level holds the one order's 2 units.
+    let level: (i64, i64) = conn
+        .query_row(
+            "SELECT on_hand, committed FROM stock_levels WHERE product_id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("A's level");
+    assert_eq!(level, (5, 2));
+    assert_eq!(count(&conn, "order_allocations"), 1);
     assert_eq!(
         counters.snapshot(),
         WriterStats {

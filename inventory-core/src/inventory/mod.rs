@@ -1,5 +1,9 @@
 //! `Inventory`: the operations users call, over any [`Store`].
 
+mod locations;
+
+use locations::pinned;
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
@@ -267,6 +271,12 @@ impl<S: Store> Inventory<S> {
     /// any step), each recorded in the ledger with its reason; all of them or none. One
     /// [`crate::Adjustment`] converts into a list of one.
     pub async fn adjust_stock(&self, id: i64, adjustments: &Adjustments) -> Result<Product> {
+        let named: Vec<i64> = adjustments
+            .as_slice()
+            .iter()
+            .filter_map(|a| a.location_id())
+            .collect();
+        self.check_locations(named).await?;
         self.store.adjust_stock(id, adjustments, self.now()).await
     }
 
@@ -295,13 +305,12 @@ impl<S: Store> Inventory<S> {
     }
 
     /// Places an order (a [`Cart`], or the seed's one-line [`crate::NewOrder`]), taking the
-    /// stock of every line atomically, or none.
+    /// stock of every line atomically, or none. A line naming a location that does not exist
+    /// is [`Error::LocationNotFound`].
     pub async fn place_order(&self, order: impl Into<Cart>) -> Result<Order> {
-        created(
-            self.store
-                .place_order(order.into(), self.now(), None)
-                .await?,
-        )
+        let cart = order.into();
+        self.check_locations(pinned(&cart)).await?;
+        created(self.store.place_order(cart, self.now(), None).await?)
     }
 
     /// Places an order once per key; see [`Inventory::create_product_idempotent`].
@@ -312,6 +321,7 @@ impl<S: Store> Inventory<S> {
     ) -> Result<Idempotent<Order>> {
         let _guard = self.begin(key)?;
         let order = order.into();
+        self.check_locations(pinned(&order)).await?;
         self.store.place_order(order, self.now(), Some(key)).await
     }
 

@@ -1,17 +1,22 @@
 //! `MemoryStore`: a complete, correct store in memory, for embedding, tests and small tools.
 
+mod levels;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::allocation::Cart;
+use crate::allocation::{Cart, LocationLevel};
 use crate::batch::{Adjustments, BatchOutcome, ProductBatch, UpsertPlan};
 use crate::error::{Error, Result};
 use crate::history::{ChangeSource, OrderEvent};
 use crate::idempotency::{self, IdempotencyKey, Idempotent, StoredKey, Verdict};
 use crate::ledger::{MovementKind, StockMovement};
+use crate::location::{
+    DEFAULT_LOCATION, LevelChange, Location, LocationCode, LocationName, NewLocation, Transfer,
+};
 use crate::order::{Order, OrderFilter, Page};
 use crate::placement::StockedProduct;
 use crate::product::{NewProduct, Product, ProductPatch};
@@ -23,9 +28,29 @@ use crate::webhook::EventId;
 
 /// A store in memory. Every operation holds one mutex for its whole duration, which makes each
 /// one atomic; clones share the same data. Nothing survives the process.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        let mut state = State::default();
+        // What every database's first migration creates.
+        let default = NewLocation::new(
+            LocationCode::parse("default").unwrap_or_else(|_| unreachable!("a valid code")),
+            LocationName::parse("Default").unwrap_or_else(|_| unreachable!("a valid name")),
+            0,
+        )
+        .unwrap_or_else(|_| unreachable!("priority 0 is in range"));
+        state
+            .locations
+            .insert(DEFAULT_LOCATION, default.into_location(DEFAULT_LOCATION));
+        state.next_location = DEFAULT_LOCATION;
+        MemoryStore {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -49,6 +74,10 @@ struct State {
     next_product: i64,
     next_order: i64,
     next_movement: i64,
+    locations: BTreeMap<i64, Location>,
+    /// `(product, location)`: `(on_hand, committed)`.
+    levels: BTreeMap<(i64, i64), (i64, i64)>,
+    next_location: i64,
 }
 
 impl MemoryStore {
@@ -98,14 +127,16 @@ impl State {
         self.next_product += 1;
         let product = p.into_product(self.next_product);
         self.put_product(product.clone());
-        let initial = StockDelta::initial(product.stock);
-        self.record_movement(product.id, initial, MovementKind::Initial, None, None, at);
+        let initial = LevelChange::initial(product.id, product.stock);
+        self.apply_levels(&[initial], MovementKind::Initial, None, None, at);
         product
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn record_movement(
         &mut self,
         product_id: i64,
+        location_id: i64,
         delta: StockDelta,
         kind: MovementKind,
         reason: Option<&str>,
@@ -123,6 +154,7 @@ impl State {
             kind,
             reason,
             order_id,
+            location_id,
             created_at: at,
         });
     }
@@ -198,11 +230,11 @@ impl State {
         if t.is_noop() {
             return Ok(order.clone());
         }
+        let order = order.clone();
         if let Some(kind) = change.restock() {
             // Every line's units back, all or none: each new stock is checked before any is set.
-            let lines = order.lines.clone();
             let mut restored = BTreeMap::new();
-            for line in &lines {
+            for line in &order.lines {
                 let product_id = line.product_id;
                 let now = match restored.get(&product_id) {
                     Some(&stock) => stock,
@@ -219,10 +251,11 @@ impl State {
                 p.stock = stock;
                 p.version = p.version.next();
             }
-            for line in &lines {
-                let back = StockDelta::returning(line.quantity);
-                self.record_movement(line.product_id, back, kind, None, Some(id), at);
-            }
+            self.apply_levels(&change.level_changes(&order), kind, None, Some(id), at);
+        } else {
+            // Shipping: off the shelf where the units were, no ledger row.
+            let kind = MovementKind::OrderPlaced;
+            self.apply_levels(&change.level_changes(&order), kind, None, Some(id), at);
         }
         self.record_history(id, Some(t.from()), t.to(), change.source(), at);
         let order = self
@@ -291,11 +324,14 @@ impl Store for MemoryStore {
         {
             return Err(Error::DuplicateSku { sku: sku.clone() });
         }
-        s.put_product(product.clone());
-        if product.stock != old.stock {
+        let set = if product.stock != old.stock {
             let delta = old.stock.delta_to(product.stock);
-            s.record_movement(id, delta, MovementKind::Set, None, None, at);
-        }
+            Some(LevelChange::set_stock(id, delta, &s.levels_of(id))?)
+        } else {
+            None
+        };
+        s.put_product(product.clone());
+        s.apply_levels(set.as_slice(), MovementKind::Set, None, None, at);
         Ok(product)
     }
 
@@ -310,6 +346,7 @@ impl Store for MemoryStore {
             s.skus.remove(&gone.sku);
         }
         s.movements.retain(|m| m.product_id != id);
+        s.levels.retain(|(p, _), _| *p != id);
         Ok(())
     }
 
@@ -320,13 +357,16 @@ impl Store for MemoryStore {
         at: OffsetDateTime,
     ) -> Result<Product> {
         let mut s = self.lock();
+        let levels = s.levels_of(id);
         let p = s.product_mut(id)?;
-        p.stock = adjustments.apply_to(id, p.stock)?;
+        let (stock, changes) = adjustments.plan(id, p.stock, &levels)?;
+        p.stock = stock;
         p.version = p.version.next();
         let product = p.clone();
-        for a in adjustments.as_slice() {
+        for (a, change) in adjustments.as_slice().iter().zip(&changes) {
             let reason = Some(a.reason().as_str());
-            s.record_movement(id, a.delta(), MovementKind::Adjustment, reason, None, at);
+            let kind = MovementKind::Adjustment;
+            s.apply_levels(std::slice::from_ref(change), kind, reason, None, at);
         }
         Ok(product)
     }
@@ -350,6 +390,18 @@ impl Store for MemoryStore {
                 item.upsert_onto(existing)
             })
             .collect();
+        let mut sets = Vec::new();
+        for plan in &plans {
+            if let UpsertPlan::Update {
+                product,
+                stock_delta: Some(delta),
+            } = plan
+            {
+                let levels = s.levels_of(product.id);
+                sets.push(LevelChange::set_stock(product.id, *delta, &levels)?);
+            }
+        }
+        let mut sets = sets.into_iter();
         let mut items = Vec::with_capacity(plans.len());
         for (item, plan) in batch.items().iter().zip(plans) {
             let created = match &plan {
@@ -359,8 +411,10 @@ impl Store for MemoryStore {
                     stock_delta,
                 } => {
                     s.put_product(product.clone());
-                    if let Some(delta) = stock_delta {
-                        s.record_movement(product.id, *delta, MovementKind::Set, None, None, at);
+                    if stock_delta.is_some()
+                        && let Some(set) = sets.next()
+                    {
+                        s.apply_levels(&[set], MovementKind::Set, None, None, at);
                     }
                     None
                 }
@@ -401,7 +455,15 @@ impl Store for MemoryStore {
         for id in cart.lock_order() {
             if let Some(p) = s.products.get(&id) {
                 let (stock, price) = (p.stock, p.price);
-                products.insert(id, StockedProduct { stock, price });
+                let levels = s.levels_of(id);
+                products.insert(
+                    id,
+                    StockedProduct {
+                        stock,
+                        price,
+                        levels,
+                    },
+                );
             }
         }
         let placement = cart.place(&products)?;
@@ -409,17 +471,17 @@ impl Store for MemoryStore {
         let taken: Vec<_> = placement
             .lines()
             .iter()
-            .map(|l| (l.line.product_id, l.stock_left, l.delta()))
+            .map(|l| (l.line.product_id, l.stock_left))
             .collect();
+        let changes = placement.level_changes();
         let order = placement.into_order(id, at);
         let snapshot = key.map(|_| idempotency::snapshot(&order)).transpose()?;
-        for (product_id, left, delta) in taken {
+        for (product_id, left) in taken {
             let p = s.product_mut(product_id)?;
             p.stock = left;
             p.version = p.version.next();
-            let kind = MovementKind::OrderPlaced;
-            s.record_movement(product_id, delta, kind, None, Some(id), at);
         }
+        s.apply_levels(&changes, MovementKind::OrderPlaced, None, Some(id), at);
         s.next_order = id;
         s.orders.insert(id, order.clone());
         s.record_history(id, None, OrderStatus::Pending, &ChangeSource::Api, at);
@@ -528,5 +590,37 @@ impl Store for MemoryStore {
 
     async fn ping(&self) -> Result<()> {
         Ok(())
+    }
+
+    async fn create_location(&self, location: NewLocation) -> Result<Location> {
+        self.lock().create_location(location)
+    }
+
+    async fn list_locations(&self) -> Result<Vec<Location>> {
+        Ok(self.lock().locations.values().cloned().collect())
+    }
+
+    async fn get_location(&self, id: i64) -> Result<Location> {
+        self.lock()
+            .locations
+            .get(&id)
+            .cloned()
+            .ok_or(Error::LocationNotFound { id })
+    }
+
+    async fn product_levels(&self, product_id: i64) -> Result<Vec<LocationLevel>> {
+        let s = self.lock();
+        if !s.products.contains_key(&product_id) {
+            return Err(Error::ProductNotFound { id: product_id });
+        }
+        Ok(s.levels_of(product_id))
+    }
+
+    async fn transfer_stock(
+        &self,
+        transfer: &Transfer,
+        at: OffsetDateTime,
+    ) -> Result<Vec<LocationLevel>> {
+        self.lock().transfer(transfer, at)
     }
 }
