@@ -98,6 +98,13 @@ pub enum Problem {
     /// A list that cannot be a batch: its length, or an item repeating another's key.
     #[error(transparent)]
     Batch(#[from] BatchError),
+    /// An id naming a location that does not exist, where the request's target exists (an
+    /// adjustment of an existing product).
+    #[error("Location with ID {id} not found")]
+    UnknownLocation {
+        /// The id given.
+        id: i64,
+    },
     /// A transfer that moves nothing anywhere.
     #[error(transparent)]
     Transfer(#[from] crate::location::TransferError),

@@ -37,7 +37,7 @@ const EXISTING_SQL: &str = "SELECT id FROM locations WHERE id = ANY($1)";
 
 /// The levels of the products `$1`, each with its location's priority (what core allocates
 /// by), by product and location id.
-const LEVELS_SQL: &str = "\
+pub(crate) const LEVELS_SQL: &str = "\
     SELECT s.product_id, s.location_id, l.priority, s.on_hand, s.committed \
     FROM stock_levels s JOIN locations l ON l.id = s.location_id \
     WHERE s.product_id = ANY($1) ORDER BY s.product_id, s.location_id";
@@ -179,13 +179,20 @@ pub(crate) async fn read_levels<C: GenericClient>(
     ids: &[i64],
 ) -> OpResult<BTreeMap<i64, Vec<LocationLevel>>> {
     let stmt = client.prepare_cached(LEVELS_SQL).await?;
+    levels_from(&client.query(&stmt, &[&ids]).await?)
+}
+
+/// The levels in rows of [`LEVELS_SQL`], by product.
+pub(crate) fn levels_from(
+    found: &[tokio_postgres::Row],
+) -> OpResult<BTreeMap<i64, Vec<LocationLevel>>> {
     let mut levels: BTreeMap<i64, Vec<LocationLevel>> = BTreeMap::new();
-    for row in client.query(&stmt, &[&ids]).await? {
+    for row in found {
         let product_id: i64 = row.try_get("product_id")?;
         levels
             .entry(product_id)
             .or_default()
-            .push(rows::level(product_id, &row)?);
+            .push(rows::level(product_id, row)?);
     }
     Ok(levels)
 }

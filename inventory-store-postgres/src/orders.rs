@@ -15,7 +15,7 @@ use tokio_postgres::types::ToSql;
 use crate::PostgresStore;
 use crate::error::{OpResult, corrupt};
 use crate::idempotency;
-use crate::locations::{Entry, apply_levels, read_levels};
+use crate::locations::{Entry, LEVELS_SQL, apply_levels, levels_from};
 use crate::products::limit_skip;
 use crate::rows::{self, ORDER_COLUMNS, ORDER_LINES, event_columns, order_columns, order_lines_of};
 
@@ -28,10 +28,14 @@ const LOCK_PRODUCTS_SQL: &str = "SELECT id, stock, price_cents FROM products \
 /// Writes a placement core decided under [`LOCK_PRODUCTS_SQL`]'s locks, in one statement: each
 /// product's stock as core left it (`$1` ids, `$2` stocks), the order (status `$6`, total `$7`,
 /// at `$8`), its lines (`$3` products, `$4` quantities, `$5` prices, in line order), their
-/// allocations (`$10` line indexes, `$11` locations, `$12` quantities) and the first history
-/// row (source `$9`). The lines' and allocations' foreign keys are checked at the end of the
-/// statement, when the rows they name exist. The level changes and their ledger rows follow
-/// ([`apply_levels`]), once the order's id is known.
+/// allocations (`$10` line indexes, `$11` locations, `$12` quantities), the first history row
+/// (source `$9`), and the placement's level changes (`$13` products, `$14` locations, `$15`
+/// on-hand and `$16` committed deltas, summed per level) with one ledger row each (`$17`
+/// deltas, kind `$18`, naming the order), in the order given. Core allocates only where a level
+/// holds available units, so every level changed exists; the statement returns how many it
+/// changed, which the caller checks. The lines' and allocations' foreign keys are checked at
+/// the end of the statement, when the rows they name exist. One statement instead of two (this
+/// and [`apply_levels`]): the order's id is known inside it.
 const PLACE_LOCKED_SQL: &str = "\
     WITH stocked AS (\
          UPDATE products p SET stock = s.stock, updated_at = $8, version = p.version + 1 \
@@ -52,8 +56,26 @@ const PLACE_LOCKED_SQL: &str = "\
              AS a(line, location_id, quantity)), \
      history AS (\
          INSERT INTO order_events (order_id, from_status, to_status, source, created_at) \
-         SELECT id, NULL, $6::text, $9::text, $8 FROM placed) \
-     SELECT id, created_at FROM placed";
+         SELECT id, NULL, $6::text, $9::text, $8 FROM placed), \
+     c AS (\
+         SELECT product_id, location_id, sum(on_hand)::bigint AS on_hand, \
+             sum(committed)::bigint AS committed \
+         FROM unnest($13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[]) \
+             AS c(product_id, location_id, on_hand, committed) \
+         GROUP BY product_id, location_id), \
+     moved AS (\
+         UPDATE stock_levels s SET on_hand = s.on_hand + c.on_hand, \
+             committed = s.committed + c.committed \
+         FROM c WHERE s.product_id = c.product_id AND s.location_id = c.location_id \
+         RETURNING 1), \
+     ledger AS (\
+         INSERT INTO stock_movements \
+             (product_id, location_id, delta, kind, reason, order_id, created_at) \
+         SELECT l.product_id, l.location_id, l.delta, $18::text, $18::text, placed.id, $8 \
+         FROM placed, unnest($13::bigint[], $14::bigint[], $17::bigint[]) WITH ORDINALITY \
+             AS l(product_id, location_id, delta, n) \
+         ORDER BY l.n) \
+     SELECT id, created_at, (SELECT count(*) FROM moved) AS levels FROM placed";
 
 const SELECT_SQL: &str = concat!(
     "SELECT ",
@@ -242,9 +264,9 @@ impl PostgresStore {
 }
 
 /// Places `cart` in `tx` under the locks of its products, taken in [`Cart::lock_order`]: reads
-/// their stock, price and levels, asks core ([`Cart::place`]), and writes what it decided: the
-/// order with its lines and allocations ([`PLACE_LOCKED_SQL`]), then the levels committed with
-/// an `order_placed` ledger row each ([`apply_levels`]).
+/// their stock, price and levels, asks core ([`Cart::place`]), and writes what it decided in
+/// one statement ([`PLACE_LOCKED_SQL`]): the order with its lines and allocations, the levels
+/// committed, an `order_placed` ledger row each.
 async fn place_under_lock(
     tx: &Transaction<'_>,
     cart: &Cart,
@@ -269,7 +291,18 @@ async fn place_under_lock(
     let pending = OrderStatus::Pending.as_str();
     let total = placement.total().cents();
     let api = ChangeSource::Api.kind();
-    let params: [&(dyn ToSql + Sync); 12] = [
+    let changes = placement.level_changes();
+    let c_products: Vec<i64> = changes.iter().map(|c| c.product_id).collect();
+    let c_locations: Vec<i64> = changes.iter().map(|c| c.location_id).collect();
+    let c_on_hand: Vec<i64> = changes.iter().map(|c| c.on_hand.get()).collect();
+    let c_committed: Vec<i64> = changes.iter().map(|c| c.committed.get()).collect();
+    // Every placement change moves available units, so each has its ledger row.
+    let c_deltas: Vec<i64> = changes
+        .iter()
+        .map(|c| c.ledger_delta().map_or(0, |d| d.get()))
+        .collect();
+    let placed = MovementKind::OrderPlaced.as_str();
+    let params: [&(dyn ToSql + Sync); 18] = [
         &ids,
         &stocks,
         &line_products,
@@ -282,17 +315,29 @@ async fn place_under_lock(
         &alloc_lines,
         &alloc_locations,
         &alloc_quantities,
+        &c_products,
+        &c_locations,
+        &c_on_hand,
+        &c_committed,
+        &c_deltas,
+        &placed,
     ];
     let stmt = tx.prepare_cached(PLACE_LOCKED_SQL).await?;
     let row = tx.query_one(&stmt, &params).await?;
     let order_id: i64 = row.try_get("id")?;
-    let entry = Entry::of(MovementKind::OrderPlaced, at).order(order_id);
-    let changes: Vec<_> = placement
-        .level_changes()
-        .into_iter()
-        .map(|c| (c, entry))
+    let levels: i64 = row.try_get("levels")?;
+    let distinct: std::collections::BTreeSet<(i64, i64)> = changes
+        .iter()
+        .map(|c| (c.product_id, c.location_id))
         .collect();
-    apply_levels(tx, &changes).await?;
+    if levels != distinct.len() as i64 {
+        // The transaction is dropped unfinished: rolled back.
+        return Err(Error::backend(format!(
+            "order {order_id}: {levels} of {} allocated levels found",
+            distinct.len()
+        ))
+        .into());
+    }
     Ok(placement.into_order(order_id, row.try_get("created_at")?))
 }
 
@@ -304,8 +349,13 @@ pub(crate) async fn lock_products<C: GenericClient>(
     ids: &[i64],
 ) -> OpResult<BTreeMap<i64, StockedProduct>> {
     let stmt = client.prepare_cached(LOCK_PRODUCTS_SQL).await?;
+    stocked_from(&client.query(&stmt, &[&ids]).await?)
+}
+
+/// The products in rows of [`LOCK_PRODUCTS_SQL`], their levels left empty.
+fn stocked_from(found: &[tokio_postgres::Row]) -> OpResult<BTreeMap<i64, StockedProduct>> {
     let mut products = BTreeMap::new();
-    for row in client.query(&stmt, &[&ids]).await? {
+    for row in found {
         let id: i64 = row.try_get("id")?;
         let stock = Stock::new(row.try_get("stock")?)
             .map_err(|e| corrupt(format!("product {id}: stock: {e}")))?;
@@ -331,8 +381,19 @@ pub(crate) async fn lock_stocked<C: GenericClient>(
     client: &C,
     ids: &[i64],
 ) -> OpResult<BTreeMap<i64, StockedProduct>> {
-    let mut products = lock_products(client, ids).await?;
-    for (id, levels) in read_levels(client, ids).await? {
+    // Pipelined: both statements are prepared first (a prepare is a round trip of its own, and
+    // would let the second query leave before the first), then both queries leave at once, in
+    // this order; the server runs them in order on this connection, so the levels read starts
+    // (with its own snapshot, under READ COMMITTED) only once every lock is held, and sees every
+    // level write committed before. One round trip.
+    let lock = client.prepare_cached(LOCK_PRODUCTS_SQL).await?;
+    let read = client.prepare_cached(LEVELS_SQL).await?;
+    let params: [&(dyn ToSql + Sync); 1] = [&ids];
+    let (locked, levels) =
+        tokio::try_join!(client.query(&lock, &params), client.query(&read, &params))?;
+    let mut products = stocked_from(&locked)?;
+    let levels = levels_from(&levels)?;
+    for (id, levels) in levels {
         if let Some(p) = products.get_mut(&id) {
             p.levels = levels;
         }

@@ -3,9 +3,11 @@
 
 use super::Inventory;
 use crate::allocation::{Cart, LocationLevel};
-use crate::error::Result;
+use crate::batch::Adjustments;
+use crate::error::{Error, Result};
 use crate::location::{Location, NewLocation, Transfer};
 use crate::store::Store;
+use crate::validation::{FieldError, PathSegment, Problem};
 
 impl<S: Store> Inventory<S> {
     /// [`Error::LocationNotFound`] for the first of `ids` that names no location. Locations are
@@ -15,6 +17,37 @@ impl<S: Store> Inventory<S> {
         for id in ids {
             if seen.insert(id) {
                 self.store.get_location(id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The locations `adjustments` name, checked after the product: a missing one is a
+    /// validation error on its `location_id` (`2.location_id` in a list of several).
+    pub(super) async fn check_adjusted_locations(
+        &self,
+        product_id: i64,
+        adjustments: &Adjustments,
+    ) -> Result<()> {
+        let list = adjustments.as_slice();
+        if list.iter().all(|a| a.location_id().is_none()) {
+            return Ok(());
+        }
+        self.store.get_product(product_id).await?;
+        for (i, a) in list.iter().enumerate() {
+            let Some(id) = a.location_id() else { continue };
+            match self.store.get_location(id).await {
+                Ok(_) => {}
+                Err(Error::LocationNotFound { id }) => {
+                    let mut path = Vec::with_capacity(2);
+                    if list.len() > 1 {
+                        path.push(PathSegment::Index(i));
+                    }
+                    path.push(PathSegment::Field("location_id".to_owned()));
+                    let problem = Problem::UnknownLocation { id };
+                    return Err(Error::Validation(FieldError::new(path, problem).into()));
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(())

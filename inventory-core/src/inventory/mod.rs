@@ -270,13 +270,11 @@ impl<S: Store> Inventory<S> {
     /// Adds each adjustment's `delta` units in order (negative removes; never below zero at
     /// any step), each recorded in the ledger with its reason; all of them or none. One
     /// [`crate::Adjustment`] converts into a list of one.
+    ///
+    /// A `location_id` naming no location is a validation error on that field (the product in
+    /// the path exists; the body is what is wrong), after an unknown product's 404.
     pub async fn adjust_stock(&self, id: i64, adjustments: &Adjustments) -> Result<Product> {
-        let named: Vec<i64> = adjustments
-            .as_slice()
-            .iter()
-            .filter_map(|a| a.location_id())
-            .collect();
-        self.check_locations(named).await?;
+        self.check_adjusted_locations(id, adjustments).await?;
         self.store.adjust_stock(id, adjustments, self.now()).await
     }
 

@@ -160,7 +160,8 @@ pub async fn seed_stock_is_the_default_location<S: Store + Clone>(store: S) {
     assert_exact(&store).await;
 }
 
-/// Placing commits, shipping takes the units off the shelf, cancelling releases them.
+/// Placing commits, shipping takes the units off the shelf, cancelling and the expiry release
+/// them.
 pub async fn orders_commit_ship_and_release<S: Store + Clone>(store: S) {
     let p = store
         .create(new_product("LOC-LIFE", 100, 10))

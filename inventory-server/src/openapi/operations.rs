@@ -103,7 +103,7 @@ const OPERATIONS: &[Operation] = &[
         method: "post",
         body: Some("AdjustmentRequest"),
         answers: &[
-            (404, "Unknown product, or unknown location", &["Detail"]),
+            UNKNOWN_PRODUCT,
             (
                 409,
                 "The stock (or the location's available units) would go below zero, or above its maximum",

@@ -206,7 +206,7 @@ fn request_bodies() -> Vec<(&'static str, Value)> {
                               "type": "integer", "format": "int64", "minimum": -MAX_STOCK,
                               "maximum": MAX_STOCK, "not": {"const": 0}},
                     "reason": text(Reason::MAX_CHARS, text_pattern(Reason::is_allowed_char)),
-                    "location_id": {"description": "The location adjusted (default: 1, the default location); its available units never go below 0.", "type": "integer", "format": "int64", "minimum": 1},
+                    "location_id": {"description": "The location adjusted (default: 1, the default location); its available units never go below 0. A location that does not exist is a 422 on this field.", "type": "integer", "format": "int64", "minimum": 1},
                 },
                 "example": {"delta": -3, "reason": "damaged"},
             }),

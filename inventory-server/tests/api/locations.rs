@@ -278,12 +278,32 @@ async fn bad_location_requests_change_nothing(app: TestApp) {
     )
     .await
     .assert_detail(404, json!("Location with ID 999999 not found"));
+    // The product in the path exists: the body is what is wrong, a 422 on its field.
+    let reply = app
+        .post_json(
+            &format!("/products/{p}/adjustments"),
+            &json!({"delta": 1, "reason": "x", "location_id": 999_999}),
+        )
+        .await;
+    assert_validation_error(&reply, &[&["body", "location_id"]]);
+    assert!(
+        reply.text.contains("Location with ID 999999 not found"),
+        "{}",
+        reply.text
+    );
+    let reply = app
+        .post_json(
+            &format!("/products/{p}/adjustments"),
+            &json!([{"delta": 1, "reason": "x"}, {"delta": 1, "reason": "y", "location_id": 999_999}]),
+        )
+        .await;
+    assert_validation_error(&reply, &[&["body", "1", "location_id"]]);
     app.post_json(
-        &format!("/products/{p}/adjustments"),
+        "/products/999999/adjustments",
         &json!({"delta": 1, "reason": "x", "location_id": 999_999}),
     )
     .await
-    .assert_detail(404, json!("Location with ID 999999 not found"));
+    .assert_detail(404, json!("Product with ID 999999 not found"));
     app.get("/products/999999/levels")
         .await
         .assert_detail(404, json!("Product with ID 999999 not found"));
