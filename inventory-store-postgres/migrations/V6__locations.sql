@@ -76,6 +76,15 @@ LEFT JOIN (
 ) h ON h.product_id = p.id
 ORDER BY p.id;
 
+-- How many levels each product has, kept on its row by the store whenever it inserts one (levels
+-- are only deleted with their product): the guard of the one-statement placement of a one-line
+-- order, which is only taken for a product with a single level. On the product row, so that a
+-- concurrent insert of a second level (done under the product's lock) is seen by that guard when
+-- it re-checks the newest row version after waiting for the lock.
+ALTER TABLE products ADD COLUMN level_count integer NOT NULL DEFAULT 0
+    CONSTRAINT products_level_count_nonnegative CHECK (level_count >= 0);
+UPDATE products p SET level_count = 1;
+
 -- Every existing line was taken wholly from the default location (where a cancel of a still
 -- PENDING or PAID order returns it, and shipping takes it off the shelf).
 INSERT INTO order_allocations (order_id, line, location_id, quantity)

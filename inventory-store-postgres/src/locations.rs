@@ -60,7 +60,9 @@ const LOCK_PRODUCT_SQL: &str = "SELECT id FROM products WHERE id = $1 FOR NO KEY
 /// locks, which every level write takes: no concurrent writer can insert the same level (were
 /// one to, the primary key would refuse this statement rather than lose units). The ledger
 /// rows (`$5` products, `$6` locations, `$7` deltas, `$8` kinds, `$9` reasons, `$10` orders,
-/// `$11` times) are inserted in the order given, so their ids follow it.
+/// `$11` times) are inserted in the order given, so their ids follow it. Each product's
+/// `level_count` goes up by the levels inserted for it (what the one-line fast path's guard
+/// reads).
 const APPLY_SQL: &str = "\
     WITH c AS (\
          SELECT product_id, location_id, sum(on_hand)::bigint AS on_hand, \
@@ -73,7 +75,12 @@ const APPLY_SQL: &str = "\
          SELECT c.product_id, c.location_id, c.on_hand, c.committed FROM c \
          WHERE NOT EXISTS (SELECT 1 FROM stock_levels s \
                            WHERE s.product_id = c.product_id AND s.location_id = c.location_id) \
-         ORDER BY c.product_id, c.location_id), \
+         ORDER BY c.product_id, c.location_id \
+         RETURNING product_id), \
+     counted AS (\
+         UPDATE products p SET level_count = p.level_count + a.n \
+         FROM (SELECT product_id, count(*)::integer AS n FROM added GROUP BY product_id) a \
+         WHERE p.id = a.product_id), \
      moved AS (\
          UPDATE stock_levels s SET on_hand = s.on_hand + c.on_hand, \
              committed = s.committed + c.committed \

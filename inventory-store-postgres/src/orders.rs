@@ -19,6 +19,53 @@ use crate::locations::{Entry, LEVELS_SQL, apply_levels, levels_from};
 use crate::products::limit_skip;
 use crate::rows::{self, ORDER_COLUMNS, ORDER_LINES, event_columns, order_columns, order_lines_of};
 
+/// Places a one-line order in one statement, for a product with a single level (`level_count
+/// = 1`, so the allocation has one candidate: that level, whose available units are the
+/// product's `stock`): takes the stock only `WHERE stock >= quantity` (`$2`), commits the units
+/// at that level, inserts the order (status `$4`) priced from the product, its line, its
+/// allocation, its ledger row (delta `$7`, kind `$5`) and its first history row (source `$6`);
+/// returns the order's id and time, the price, the stock after and the level after (with its
+/// location's priority), for core to decide on ([`Cart::place`]) and the caller to compare.
+///
+/// No read-then-write race: under READ COMMITTED, an UPDATE that meets a row changed by a
+/// concurrent transaction waits for it, then re-checks its WHERE on the newest version — the
+/// stock, and the level count, which every insert of a level raises under this same row lock —
+/// so two callers never both take the last unit, and a level added meanwhile sends the order to
+/// the locked path. The level's UPDATE re-reads the newest row the same way. No product row, no
+/// INSERT: a refused order leaves nothing behind.
+const PLACE_ONE_SQL: &str = "\
+    WITH taken AS (\
+         UPDATE products SET stock = stock - $2, updated_at = $3, version = version + 1 \
+         WHERE id = $1 AND stock >= $2 AND level_count = 1 RETURNING id, price_cents, stock), \
+     level AS (\
+         UPDATE stock_levels s SET committed = s.committed + $2 FROM taken \
+         WHERE s.product_id = $1 AND taken.id = $1 \
+         RETURNING s.location_id, s.on_hand, s.committed), \
+     placed AS (\
+         INSERT INTO orders (status, total_cents, created_at, updated_at) \
+         SELECT $4::text, price_cents * $2, $3, $3 FROM taken \
+         RETURNING id, created_at), \
+     line AS (\
+         INSERT INTO order_lines \
+             (order_id, line, product_id, quantity, unit_price_cents, total_cents) \
+         SELECT placed.id, 0, taken.id, $2, taken.price_cents, taken.price_cents * $2 \
+         FROM placed, taken), \
+     allocated AS (\
+         INSERT INTO order_allocations (order_id, line, location_id, quantity) \
+         SELECT placed.id, 0, level.location_id, $2 FROM placed, level), \
+     ledger AS (\
+         INSERT INTO stock_movements \
+             (product_id, location_id, delta, kind, reason, order_id, created_at) \
+         SELECT taken.id, level.location_id, $7::bigint, $5::text, $5::text, placed.id, $3 \
+         FROM placed, taken, level), \
+     history AS (\
+         INSERT INTO order_events (order_id, from_status, to_status, source, created_at) \
+         SELECT id, NULL, $4::text, $6::text, $3 FROM placed) \
+     SELECT placed.id, placed.created_at, taken.price_cents, taken.stock, \
+         level.location_id, level.on_hand, level.committed, \
+         (SELECT priority FROM locations WHERE id = level.location_id) AS priority \
+     FROM placed, taken, level";
+
 /// Locks the cart's products in id order (rows are locked as the sort returns them: the one
 /// global order, so two carts over the same products queue instead of deadlocking) and reads
 /// their stock and price for core.
@@ -184,6 +231,13 @@ impl PostgresStore {
         key: Option<&IdempotencyKey>,
     ) -> OpResult<Idempotent<Order>> {
         let mut client = self.client().await?;
+        if key.is_none() {
+            // One round trip when the product has one level and enough units, the common
+            // case: one statement, atomic on its own, whose guard is core's bound.
+            if let Some(order) = place_one(&client, cart, at).await? {
+                return Ok(Idempotent::Created(order));
+            }
+        }
         // The key (if any), the order and its lines, allocations, level changes, ledger and
         // history rows commit together or not at all. Dropping the transaction on an early
         // return rolls it back (and the key's claim).
@@ -193,7 +247,13 @@ impl PostgresStore {
         {
             return Ok(Idempotent::Replayed(stored));
         }
-        let order = place_under_lock(&tx, cart, at).await?;
+        let order = match key {
+            Some(_) => match place_one(&tx, cart, at).await? {
+                Some(order) => order,
+                None => place_under_lock(&tx, cart, at).await?,
+            },
+            None => place_under_lock(&tx, cart, at).await?,
+        };
         if let Some(key) = key {
             idempotency::complete(&tx, key, &order).await?;
         }
@@ -261,6 +321,74 @@ impl PostgresStore {
         }
         Ok(events)
     }
+}
+
+/// The fast path of a one-line cart on `client`: [`PLACE_ONE_SQL`], whose guard is the bound
+/// core's [`Cart::place`] applies to a product with one level, then core's placement from what
+/// that statement found (a disagreement is a backend error). `None` when the cart is not one
+/// line without a location, or the statement took nothing (too little stock, several levels,
+/// or no such product): the caller goes on under the lock, which tells which.
+async fn place_one<C: GenericClient>(
+    client: &C,
+    cart: &Cart,
+    at: OffsetDateTime,
+) -> OpResult<Option<Order>> {
+    let [line] = cart.lines() else {
+        return Ok(None);
+    };
+    if line.location_id().is_some() {
+        return Ok(None);
+    }
+    let (id, quantity) = (line.product_id(), line.quantity());
+    let pending = OrderStatus::Pending.as_str();
+    let placed = MovementKind::OrderPlaced.as_str();
+    let api = ChangeSource::Api.kind();
+    let taken = StockDelta::taking(quantity).get();
+    let params: [&(dyn ToSql + Sync); 7] =
+        [&id, &quantity.get(), &at, &pending, &placed, &api, &taken];
+    let stmt = client.prepare_cached(PLACE_ONE_SQL).await?;
+    let Some(row) = client.query_opt(&stmt, &params).await? else {
+        return Ok(None);
+    };
+    let bad = |what: &str, e: &dyn std::fmt::Display| corrupt(format!("product {id}: {what}: {e}"));
+    let after: i64 = row.try_get("stock")?;
+    let before = Stock::new(after + quantity.get()).map_err(|e| bad("stock", &e))?;
+    let price = Money::from_cents(row.try_get("price_cents")?).map_err(|e| bad("price", &e))?;
+    let location_id: i64 = row.try_get("location_id")?;
+    let priority: i32 = row.try_get("priority")?;
+    let on_hand = Stock::new(row.try_get("on_hand")?).map_err(|e| bad("on hand", &e))?;
+    let committed: i64 = row.try_get("committed")?;
+    let committed = Stock::new(committed - quantity.get()).map_err(|e| bad("committed", &e))?;
+    let level = inventory_core::LocationLevel::new(location_id, priority, on_hand, committed)
+        .map_err(|e| bad("level", &e))?;
+    let products = BTreeMap::from([(
+        id,
+        StockedProduct {
+            stock: before,
+            price,
+            levels: vec![level],
+        },
+    )]);
+    let placement = cart.place(&products).map_err(|e| {
+        Error::backend(format!(
+            "product {id}: the guard took {quantity}, core says {e}"
+        ))
+    })?;
+    let allocated = &placement.lines()[0].line.allocations;
+    if placement.lines()[0].stock_left.get() != after
+        || allocated.len() != 1
+        || allocated[0].location_id != location_id
+    {
+        return Err(Error::backend(format!(
+            "product {id}: the database left {after} at location {location_id}, core says {:?}",
+            placement.lines()[0]
+        ))
+        .into());
+    }
+    let order_id: i64 = row.try_get("id")?;
+    Ok(Some(
+        placement.into_order(order_id, row.try_get("created_at")?),
+    ))
 }
 
 /// Places `cart` in `tx` under the locks of its products, taken in [`Cart::lock_order`]: reads

@@ -169,28 +169,37 @@ pub(super) fn apply_levels(
     at: i64,
 ) -> Result<()> {
     for c in changes {
-        // Two statements, not one upsert of the change: SQLite checks a row's CHECKs before its
-        // conflict, so inserting the change itself (say, 0 on hand and 2 committed) would be
-        // refused even where the row exists.
-        conn.prepare_cached(
-            "INSERT INTO stock_levels (product_id, location_id, on_hand, committed)
-             VALUES (?1, ?2, 0, 0) ON CONFLICT (product_id, location_id) DO NOTHING",
-        )
-        .db()?
-        .execute(params![c.product_id, c.location_id])
-        .db()?;
-        conn.prepare_cached(
-            "UPDATE stock_levels SET on_hand = on_hand + ?3, committed = committed + ?4
-             WHERE product_id = ?1 AND location_id = ?2",
-        )
-        .db()?
-        .execute(params![
-            c.product_id,
-            c.location_id,
-            c.on_hand.get(),
-            c.committed.get()
-        ])
-        .db()?;
+        // The row is added to in place; only a level that does not exist yet is inserted, with
+        // the change as its first value (not one upsert: SQLite checks a row's CHECKs before
+        // its conflict, so inserting a change like "0 on hand, 2 committed" would be refused
+        // even where the row exists). Placements, cancels and shipping always find their row.
+        let moved = conn
+            .prepare_cached(
+                "UPDATE stock_levels SET on_hand = on_hand + ?3, committed = committed + ?4
+                 WHERE product_id = ?1 AND location_id = ?2",
+            )
+            .db()?
+            .execute(params![
+                c.product_id,
+                c.location_id,
+                c.on_hand.get(),
+                c.committed.get()
+            ])
+            .db()?;
+        if moved == 0 {
+            conn.prepare_cached(
+                "INSERT INTO stock_levels (product_id, location_id, on_hand, committed)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .db()?
+            .execute(params![
+                c.product_id,
+                c.location_id,
+                c.on_hand.get(),
+                c.committed.get()
+            ])
+            .db()?;
+        }
         if let Some(delta) = c.ledger_delta() {
             ledger::record(
                 conn,

@@ -150,29 +150,59 @@ pub(super) fn parse_status(order_id: i64, s: &str) -> Result<OrderStatus> {
 /// the products' new stock, the order, its lines and their allocations, each allocation's
 /// level change with its `order_placed` ledger row, and the order's first history row.
 pub(crate) fn place_order(conn: &Connection, cart: &Cart, at: i64) -> Result<Order> {
-    // The writer is the only one writing: what is read here stays so until this command
-    // writes, in core's lock order all the same. A product that does not exist is left out,
-    // for core to name.
+    // Each product's units, all its lines together.
+    let mut wanted: BTreeMap<i64, i64> = BTreeMap::new();
+    for line in cart.lines() {
+        *wanted.entry(line.product_id()).or_default() += line.quantity().get();
+    }
+    // One statement per product takes the units and reads what was there and the price (the
+    // hot path has no separate read); then its levels. Core decides on those; a refusal
+    // returns an error, and the savepoint undoes the takes. OR IGNORE: when a take would break
+    // the schema's CHECK (stock >= 0), the row is left alone and nothing is returned; the stock
+    // is then read as it is, for core to say why. A product that does not exist is left out,
+    // for core to name. One writer: no lock order to keep, but core's is followed all the same.
     let mut products = BTreeMap::new();
+    let mut after: BTreeMap<i64, Option<i64>> = BTreeMap::new();
     for id in cart.lock_order() {
-        let read: Option<(i64, i64)> = conn
-            .prepare_cached("SELECT stock, price_cents FROM products WHERE id = ?1")
+        let quantity = wanted.get(&id).copied().unwrap_or(0);
+        let taken: Option<(i64, i64, i64)> = conn
+            .prepare_cached(
+                "UPDATE OR IGNORE products SET stock = stock - ?1, updated_at = ?2, version = version + 1 WHERE id = ?3
+                 RETURNING stock + ?1, stock, price_cents",
+            )
             .db()?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(params![quantity, at, id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()
             .db()?;
+        let read = match taken {
+            Some((before, left, price)) => {
+                after.insert(id, Some(left));
+                Some((before, price))
+            }
+            None => {
+                after.insert(id, None);
+                conn.prepare_cached("SELECT stock, price_cents FROM products WHERE id = ?1")
+                    .db()?
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .db()?
+            }
+        };
         if let Some((stock, price)) = read {
             products.insert(id, stocked(conn, id, stock, price)?);
         }
     }
     let placement = cart.place(&products)?;
-    for (id, left) in placement.stock_left() {
-        conn.prepare_cached(
-            "UPDATE products SET stock = ?1, updated_at = ?2, version = version + 1 WHERE id = ?3",
-        )
-        .db()?
-        .execute(params![left.get(), at, id])
-        .db()?;
+    // What core leaves of each product is what the takes left.
+    for (id, core) in placement.stock_left() {
+        let db = after.get(&id).copied().flatten();
+        if db != Some(core.get()) {
+            return Err(Error::backend(format!(
+                "product {id}: the database left {db:?}, core says {core}"
+            )));
+        }
     }
     let status = OrderStatus::Pending;
     let id: i64 = conn
