@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::allocation::LocationLevel;
 use crate::error::Error;
+use crate::ledger::MovementKind;
 use crate::order::{Order, id_field, quantity_field};
 use crate::status::{OrderStatus, StatusChange};
 use crate::text::{TextRule, text_newtype};
@@ -295,6 +296,13 @@ impl StatusChange {
         let t = self.transition();
         self.restock().is_some()
             || (t.from() == OrderStatus::Paid && t.to() == OrderStatus::Shipped)
+    }
+
+    /// The kind of the ledger rows that come with [`StatusChange::level_changes`]: the
+    /// restock's. Shipping moves no available units, so its changes write no ledger row
+    /// ([`LevelChange::ledger_delta`] is `None`) and the kind returned for it is never stored.
+    pub fn ledger_kind(&self) -> MovementKind {
+        self.restock().unwrap_or(MovementKind::OrderPlaced)
     }
 
     /// The level changes of applying this change to `order`, allocation by allocation in line

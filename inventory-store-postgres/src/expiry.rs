@@ -105,7 +105,7 @@ impl PostgresStore {
             .collect::<OpResult<Vec<_>>>()?;
         if change.moves_stock() {
             // Shipping writes no ledger row, so its kind is never stored.
-            let kind = change.restock().unwrap_or(MovementKind::OrderPlaced);
+            let kind = change.ledger_kind();
             let changes: Vec<_> = expired
                 .iter()
                 .flat_map(|order| {

@@ -609,9 +609,7 @@ async fn move_stock<C: GenericClient>(
         let stmt = client.prepare_cached(RESTOCK_SQL).await?;
         client.execute(&stmt, &[&ids, &stocks, &at]).await?;
     }
-    // Shipping writes no ledger row, so its kind is never stored.
-    let kind = change.restock().unwrap_or(MovementKind::OrderPlaced);
-    let entry = Entry::of(kind, at).order(order.id);
+    let entry = Entry::of(change.ledger_kind(), at).order(order.id);
     let changes: Vec<_> = change
         .level_changes(order)
         .into_iter()

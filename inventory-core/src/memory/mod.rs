@@ -231,7 +231,7 @@ impl State {
             return Ok(order.clone());
         }
         let order = order.clone();
-        if let Some(kind) = change.restock() {
+        if change.restock().is_some() {
             // Every line's units back, all or none: each new stock is checked before any is set.
             let mut restored = BTreeMap::new();
             for line in &order.lines {
@@ -251,12 +251,9 @@ impl State {
                 p.stock = stock;
                 p.version = p.version.next();
             }
-            self.apply_levels(&change.level_changes(&order), kind, None, Some(id), at);
-        } else {
-            // Shipping: off the shelf where the units were, no ledger row.
-            let kind = MovementKind::OrderPlaced;
-            self.apply_levels(&change.level_changes(&order), kind, None, Some(id), at);
         }
+        let kind = change.ledger_kind();
+        self.apply_levels(&change.level_changes(&order), kind, None, Some(id), at);
         self.record_history(id, Some(t.from()), t.to(), change.source(), at);
         let order = self
             .orders

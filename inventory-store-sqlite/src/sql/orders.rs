@@ -393,16 +393,12 @@ pub(crate) fn change_status(
     if change.moves_stock() {
         // A restock also returns the units to the products' stock, with a ledger row of its
         // kind per allocation. Shipping takes them off the shelf where they were, which moves
-        // no available units: no ledger row, so the kind given is never written.
-        let kind = match change.restock() {
-            Some(kind) => {
-                restock(conn, &order, at)?;
-                kind
-            }
-            None => MovementKind::OrderPlaced,
-        };
+        // no available units: no ledger row ([`StatusChange::ledger_kind`]).
+        if change.restock().is_some() {
+            restock(conn, &order, at)?;
+        }
         let changes = change.level_changes(&order);
-        apply_levels(conn, &changes, kind, None, Some(id), at)?;
+        apply_levels(conn, &changes, change.ledger_kind(), None, Some(id), at)?;
     }
     history::record(conn, id, Some(t.from()), t.to(), change.source(), at)?;
     Ok(order)
